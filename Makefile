@@ -1,0 +1,32 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test lint bench clean services
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Start PostgreSQL when it is installed but down (tests need it; the demo does not).
+services:
+	@scripts/ensure-services.sh
+
+demo: $(STAMP)
+	$(BIN)/aura-dagster demo
+
+test: $(STAMP) services
+	$(BIN)/ruff check aura_dagster aura_dagster_tests benchmarks
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+bench: $(STAMP) services
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .dagster_home .data

@@ -1,0 +1,1 @@
+"""AURA underwriting processing engine on Dagster."""

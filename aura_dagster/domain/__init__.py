@@ -1,0 +1,1 @@
+"""Business logic in plain Python: no Dagster import below this package."""

@@ -1,0 +1,1 @@
+"""Processors: the contract, the catalog and the shipped implementations."""
