@@ -14,6 +14,11 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+pytest_plugins = [
+    "aura_dagster_tests.fixtures.sandbox",
+    "aura_dagster_tests.fixtures.pubsub",
+]
+
 PG_HOST = os.environ.get("AURA_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("AURA_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("AURA_TEST_PG_USER", "postgres")

@@ -1,0 +1,11 @@
+"""Run tags the sensor sets and the run reads (plain strings: no Dagster import needed)."""
+
+JOB_NAME = "process_underwriting"
+UNDERWRITING_ID_TAG = "aura/underwriting_id"
+ORGANIZATION_ID_TAG = "aura/organization_id"
+DOCUMENT_IDS_TAG = "aura/document_ids"  # JSON list; absent on backfills: all documents
+EVENT_ID_TAG = "aura/event_id"  # Pub/Sub message id, for tracing back to the event
+PRIORITY_TAG = "dagster/priority"
+
+# Event priority -> dagster/priority (higher runs first in the queue).
+PRIORITY_VALUES = {"normal": 0, "high": 5, "urgent": 10}
