@@ -10,9 +10,27 @@ from aura_dagster.domain.documents.errors import (
     UnsupportedDocumentError,
     WrongEncodingError,
 )
+from aura_dagster.domain.documents.classification import (
+    Classification,
+    classify_document,
+    classify_text,
+)
+from aura_dagster.domain.documents.extraction import (
+    DEFAULT_MAX_PAGES,
+    ExtractedText,
+    extract_document,
+    extract_text,
+)
 from aura_dagster.domain.documents.model import Document, DocumentType, ProcessingStatus
 
 __all__ = [
+    "DEFAULT_MAX_PAGES",
+    "Classification",
+    "ExtractedText",
+    "classify_document",
+    "classify_text",
+    "extract_document",
+    "extract_text",
     "CorruptDocumentError",
     "Document",
     "DocumentError",

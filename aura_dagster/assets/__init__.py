@@ -1,0 +1,1 @@
+"""The underwriting assets, their checks and jobs."""

@@ -1,0 +1,86 @@
+"""`aura-dagster analyze PATH... [--json]`: the bank statement processor on local files."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from aura_dagster.domain.documents.model import Document, DocumentType
+from aura_dagster.domain.money import jsonable
+from aura_dagster.domain.processors.bank_statement import BankStatementProcessor
+from aura_dagster.domain.processors.base import ExecutionStatus, UnderwritingContext
+
+
+def _load(paths: list[str]) -> list[Document]:
+    documents = []
+    for index, raw in enumerate(paths, 1):
+        path = Path(raw)
+        if not path.is_file():
+            raise FileNotFoundError(f"no such file: {raw}")
+        documents.append(Document(
+            document_id=f"local_{index:03d}", revision_id="1", content_location=str(path),
+            document_type=DocumentType.BANK_STATEMENT, filename=path.name,
+            content=path.read_bytes()))
+    return documents
+
+
+def _summary(output: dict[str, Any]) -> dict[str, Any]:
+    """Totals over every statement; balances from the first and last statement in time."""
+    statements = sorted(output["statements"], key=lambda s: (s["period_start"], s["period_end"]))
+    verdicts = [s["reconciles"] for s in statements]
+    reconciles = False if False in verdicts else (None if None in verdicts else True)
+    return {
+        "transactions": output["factors"]["bank_transaction_count"],
+        "opening_balance": statements[0]["opening_balance"],
+        "closing_balance": statements[-1]["closing_balance"],
+        "total_credits": output["factors"]["bank_total_deposits"],
+        "total_debits": output["factors"]["bank_total_withdrawals"],
+        "reconciles": reconciles,
+        "factors": output["factors"],
+    }
+
+
+def _money(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.2f}"
+
+
+def _print_text(summary: dict[str, Any], output: dict[str, Any]) -> None:
+    verdict = {True: "yes", False: "NO", None: "cannot be judged (no opening balance)"}
+    for statement in output["statements"]:
+        print(f"{statement['source']}: {statement['period_start']} .. {statement['period_end']}, "
+              f"{statement['transaction_count']} transactions, reconciles: "
+              f"{verdict[statement['reconciles']]} ({statement['reconciliation_note']})")
+    print()
+    print(f"transactions     {summary['transactions']}")
+    print(f"opening balance  {_money(summary['opening_balance'])}")
+    print(f"closing balance  {_money(summary['closing_balance'])}")
+    print(f"total credits    {_money(summary['total_credits'])}")
+    print(f"total debits     {_money(summary['total_debits'])}")
+    print(f"reconciles       {verdict[summary['reconciles']]}")
+    print("factors:")
+    for name, value in summary["factors"].items():
+        print(f"  {name} = {json.dumps(value)}")
+
+
+def run(paths: list[str], *, as_json: bool) -> int:
+    """Analyse the files; 0 on success, 1 when a file is missing or cannot be analysed."""
+    try:
+        documents = _load(paths)
+    except OSError as exc:
+        print(f"aura-dagster analyze: {exc}", file=sys.stderr)
+        return 1
+    processor = BankStatementProcessor()
+    result = processor.execute(UnderwritingContext("local", "local"), documents)
+    if result.status is not ExecutionStatus.COMPLETED or result.skipped:
+        reason = result.error_message or result.decision_reason
+        print(f"aura-dagster analyze: {result.error_code or 'FAILED'}: {reason}", file=sys.stderr)
+        return 1
+    output = jsonable(result.output)
+    summary = _summary(output)
+    if as_json:
+        print(json.dumps(summary, indent=2))
+    else:
+        _print_text(summary, output)
+    return 0

@@ -1,0 +1,1 @@
+"""Dagster resources: configured once, in definitions.py, from the environment."""

@@ -1,0 +1,85 @@
+"""Warehouse IO manager for SQL databases (SQLite embedded, PostgreSQL in production).
+
+Each asset is a table named after it; each underwriting partition is a set of rows
+keyed by `underwriting_id`. Writing a partition replaces its rows in one transaction,
+so re-materializing an underwriting never duplicates or half-writes it. The BigQuery
+path uses dagster-gcp-pandas' BigQueryPandasIOManager with the same partition column.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pandas as pd
+import sqlalchemy as sa
+from dagster import ConfigurableIOManager, InputContext, OutputContext
+
+PARTITION_COLUMN = "underwriting_id"
+
+
+@cache
+def _engine(url: str) -> sa.Engine:
+    # Concurrent runs write the same SQLite file: wait for the lock instead of failing.
+    connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
+    return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+
+
+class SqlWarehouseIOManager(ConfigurableIOManager):
+    """Stores pandas DataFrames as SQL tables, partitioned by underwriting id."""
+
+    url: str
+    schema_name: str | None = None  # PostgreSQL schema; None on SQLite
+
+    def _table(self, asset_path: list[str]) -> str:
+        return asset_path[-1]
+
+    def _ensure_schema(self, conn: sa.Connection) -> None:
+        if self.schema_name and conn.dialect.name == "postgresql":
+            conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema_name}"'))
+
+    def handle_output(self, context: OutputContext, obj: pd.DataFrame) -> None:
+        if obj is None:
+            return
+        if not isinstance(obj, pd.DataFrame):
+            raise TypeError(f"{context.asset_key.to_user_string()} must be a DataFrame, "
+                            f"got {type(obj).__name__}")
+        table = self._table(context.asset_key.path)
+        keys = list(context.asset_partition_keys) if context.has_asset_partitions else []
+        frame = obj.copy()
+        if keys and PARTITION_COLUMN not in frame.columns:
+            frame[PARTITION_COLUMN] = keys[0]
+        for attempt in range(3):
+            try:
+                self._replace_partition(table, keys, frame)
+                break
+            except sa.exc.DBAPIError as exc:
+                # Two runs creating the table at once: the loser retries against the new table.
+                if "already exists" not in str(exc) or attempt == 2:
+                    raise
+        context.add_output_metadata({"warehouse_table": ".".join(
+            p for p in (self.schema_name, table) if p), "rows": len(frame)})
+
+    def _replace_partition(self, table: str, keys: list[str], frame: pd.DataFrame) -> None:
+        with _engine(self.url).begin() as conn:
+            self._ensure_schema(conn)
+            inspector = sa.inspect(conn)
+            if keys and inspector.has_table(table, schema=self.schema_name):
+                tbl = sa.Table(table, sa.MetaData(), schema=self.schema_name,
+                               autoload_with=conn)
+                conn.execute(tbl.delete().where(tbl.c[PARTITION_COLUMN].in_(keys)))
+            if not frame.empty or not inspector.has_table(table, schema=self.schema_name):
+                frame.to_sql(table, conn, schema=self.schema_name, if_exists="append",
+                             index=False)
+
+    def load_input(self, context: InputContext) -> pd.DataFrame:
+        table = self._table(context.asset_key.path)
+        engine = _engine(self.url)
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table(table, schema=self.schema_name):
+                raise LookupError(f"warehouse table {table} does not exist yet: "
+                                  f"materialize {context.asset_key.to_user_string()} first")
+            tbl = sa.Table(table, sa.MetaData(), schema=self.schema_name, autoload_with=conn)
+            query = sa.select(tbl)
+            if context.has_asset_partitions:
+                query = query.where(tbl.c[PARTITION_COLUMN].in_(list(context.asset_partition_keys)))
+            return pd.read_sql(query, conn)

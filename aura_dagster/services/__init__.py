@@ -1,0 +1,1 @@
+"""Application services: domain + storage, no Dagster. The ops call these and stay thin."""
