@@ -22,7 +22,8 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_text_output(samples: dict[str, Path]) -> None:
-    done = _cli(str(samples["first_demo_bank_2024-01.pdf"]), str(samples["first_demo_bank_2024-02.pdf"]))
+    done = _cli(str(samples["first_demo_bank_2024-01.pdf"]),
+                str(samples["first_demo_bank_2024-02.pdf"]))
     assert done.returncode == 0, done.stderr
     assert "transactions     229" in done.stdout
     assert "opening balance  8,000.00" in done.stdout

@@ -17,11 +17,11 @@ DEFAULT_AUTO_APPROVE_ABOVE = 0.70
 # Factors a completed (not skipped) processor must have produced.
 REQUIRED_FACTORS: dict[str, tuple[str, ...]] = {
     "p_bank_statement": (
-        "bank_total_deposits", "bank_total_revenue", "bank_average_daily_balance",
+        "bank_total_deposits", "bank_revenue", "bank_average_daily_balance",
         "bank_nsf_count", "bank_months_covered", "bank_all_statements_reconcile",
     ),
     "p_secretary_of_state": ("sos_registered",),
-    "p_clear_business_report": ("biz_open_lien_count", "biz_bankruptcy_count"),
+    "p_clear_business_report": ("biz_report_found",),
     "p_tax_return": ("tax_year", "tax_gross_receipts"),
     "p_drivers_license": ("dl_state", "dl_expired"),
 }
@@ -29,7 +29,7 @@ REQUIRED_FACTORS: dict[str, tuple[str, ...]] = {
 # Inclusive bounds for numeric factors; None leaves a side open.
 FACTOR_RANGES: dict[str, tuple[float | None, float | None]] = {
     "bank_total_deposits": (0, None),
-    "bank_total_revenue": (0, None),
+    "bank_revenue": (0, None),
     "bank_nsf_count": (0, None),
     "bank_overdraft_count": (0, None),
     "bank_negative_balance_days": (0, None),
@@ -67,8 +67,9 @@ def _is_number(value: Any) -> bool:
 
 
 def check_required_factors(factors: Mapping[str, Any], completed: Sequence[str]) -> FactorCheck:
+    # Present, even as null: a null verdict ("cannot be judged") is an answer.
     missing = [f"{p}: {name}" for p in completed for name in REQUIRED_FACTORS.get(p, ())
-               if factors.get(name) is None]
+               if name not in factors]
     return FactorCheck("required_factors_present", not missing,
                        "every completed processor produced its required factors", tuple(missing))
 

@@ -6,13 +6,13 @@ from decimal import Decimal
 import pytest
 
 from aura_dagster.domain.money import jsonable
-from aura_dagster.domain.processors.base import ExecutionStatus, UnderwritingContext
 from aura_dagster.domain.processors.bank_statement import (
     BankStatementProcessor,
     Statement,
     Transaction,
     analyze_statements,
 )
+from aura_dagster.domain.processors.base import ExecutionStatus, UnderwritingContext
 from aura_dagster.sample_data.bank_statements import (
     render_csv_split,
     render_ofx_xml,
@@ -84,7 +84,8 @@ def test_unreconciled_statement_counts() -> None:
 def test_ofx_makes_overall_reconciliation_unjudged() -> None:
     harbor = [s for s in sample_statements() if s.layout == "harbor"]
     result = BankStatementProcessor().execute(UW, [
-        document("h1.pdf", render_pdf(harbor[0]), 1), document("h2.ofx", render_ofx_xml(harbor[1]), 2)])
+        document("h1.pdf", render_pdf(harbor[0]), 1),
+        document("h2.ofx", render_ofx_xml(harbor[1]), 2)])
     assert result.factors["bank_all_statements_reconcile"] is None
     assert result.factors["bank_unjudged_statement_count"] == 1
 
@@ -98,7 +99,8 @@ def _statement(source: str, start: dt.date, end: dt.date, opening: str, closing:
 
 def test_hand_worked_small_statement() -> None:
     # 1-7 Jan 2024 (Mon-Sun). Opening 100.00.
-    statement = _statement("tiny.pdf", dt.date(2024, 1, 1), dt.date(2024, 1, 7), "100.00", "50.00", [
+    statement = _statement("tiny.pdf", dt.date(2024, 1, 1), dt.date(2024, 1, 7), "100.00",
+                           "50.00", [
         (dt.date(2024, 1, 2), "SQUARE INC DEPOSIT", "200.00"),   # revenue
         (dt.date(2024, 1, 3), "CHECK 12", "-400.00"),            # -> -100.00
         (dt.date(2024, 1, 3), "OVERDRAFT ITEM FEE", "-35.00"),   # -> -135.00, 1 overdraft

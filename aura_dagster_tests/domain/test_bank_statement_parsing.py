@@ -111,7 +111,8 @@ def test_ofx_both_versions_cannot_be_judged(render, index: int) -> None:  # type
 def test_sectioned_layout_without_balances() -> None:
     # Hand-made: section headings carry the sign, Daily Balance section is skipped.
     text = "\n".join([
-        "Sample Savings Bank", "Account Number: 99-1234", "Statement Period 03/01/2024 to 03/31/2024",
+        "Sample Savings Bank", "Account Number: 99-1234",
+        "Statement Period 03/01/2024 to 03/31/2024",
         "Beginning Balance $1,000.00", "Ending Balance $1,150.00",
         "Deposits and Additions", "Date Description Amount",
         "03/04 CARD SETTLEMENT STRIPE 500.00", "03/18 MOBILE DEPOSIT 50.00",

@@ -1,5 +1,10 @@
 """Underwriting documents: the model, text extraction and classification."""
 
+from aura_dagster.domain.documents.classification import (
+    Classification,
+    classify_document,
+    classify_text,
+)
 from aura_dagster.domain.documents.errors import (
     CorruptDocumentError,
     DocumentError,
@@ -9,11 +14,6 @@ from aura_dagster.domain.documents.errors import (
     TooManyPagesError,
     UnsupportedDocumentError,
     WrongEncodingError,
-)
-from aura_dagster.domain.documents.classification import (
-    Classification,
-    classify_document,
-    classify_text,
 )
 from aura_dagster.domain.documents.extraction import (
     DEFAULT_MAX_PAGES,

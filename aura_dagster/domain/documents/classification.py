@@ -71,7 +71,8 @@ _NAME_HINTS: dict[DocumentType, list[tuple[re.Pattern[str], float]]] = {
 
 # Transaction rows: a date, words, an amount at the end of a line.
 _TRANSACTION_ROW = re.compile(
-    r"^\s*\d{1,2}[/-]\d{1,2}(?:[/-]\d{2,4})?\b.*\d\.\d{2}\s*$|^\s*[A-Z][a-z]{2} \d{1,2} .*\d\.\d{2}$",
+    r"^\s*\d{1,2}[/-]\d{1,2}(?:[/-]\d{2,4})?\b.*\d\.\d{2}\s*$"
+    r"|^\s*[A-Z][a-z]{2} \d{1,2} .*\d\.\d{2}$",
     re.MULTILINE)
 
 
