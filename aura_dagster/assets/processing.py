@@ -6,7 +6,6 @@ A processor's final failure is a FAILED / TIMEOUT result, not a failed step, so 
 still consolidates and publishes; TEMPORARY errors are retried by the op's RetryPolicy.
 """
 
-from __future__ import annotations
 
 import asyncio
 import json
@@ -116,7 +115,8 @@ def build_processing_asset(processors_pools: tuple[str, ...]) -> Any:
     run_ops = {pool: _run_processor_op(pool) for pool in processors_pools}
 
     @op(ins={"case": In(CaseFile), **{pool: In(list) for pool in processors_pools}},
-        out={"processor_executions": Out(), "underwriting_factors": Out()},
+        out={"processor_executions": Out(io_manager_key="warehouse_io_manager"),
+             "underwriting_factors": Out(io_manager_key="warehouse_io_manager")},
         retry_policy=infrastructure_retry_policy)
     def consolidate_underwriting(context: OpExecutionContext, store: StoreResource,
                                  processors: ProcessorsResource, case: CaseFile,

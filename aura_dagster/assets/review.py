@@ -1,6 +1,5 @@
 """Validation (asset checks on the factors), the review gate, and `processing.completed`."""
 
-from __future__ import annotations
 
 import datetime as dt
 import json

@@ -4,7 +4,6 @@ Audit and notification are hooks (seed 004): a failure to write or send is logge
 never fails anything. A cancelled or failed run leaves no execution stuck in `running`.
 """
 
-from __future__ import annotations
 
 from dagster import (
     DagsterEventType,

@@ -165,23 +165,25 @@ def run_processor(store: Any, processor: BaseProcessor, case: CaseFile, plan: Pr
                                              started_at=_now())
     result = processor.execute(case.underwriting, case.documents, plan.effective_config,
                                execution_id=execution_id)
-    if result.status is ExecutionStatus.COMPLETED:
-        store.executions.save_execution_result(
-            execution_id, output=result.output, factors_delta=result.factors,
-            run_cost_cents=result.cost_cents, completed_at=result.completed_at,
-            confidence=result.confidence,
-            execution_time_ms=int(result.execution_time * 1000))
-        store.executions.supersede_active(plan.underwriting_processor_id, execution_id)
-    else:
-        store.executions.update_execution_status(
-            execution_id, result.status.value, completed_at=result.completed_at,
-            failed_code=result.error_code, failed_reason=result.error_message,
-            error_class=result.error_class.value if result.error_class else None)
-    store.traces.add_traces(execution_id, processor.PROCESSOR_ID, result.traces,
-                            organization_id=case.organization_id,
-                            underwriting_id=case.underwriting_id, execution_id=execution_id)
-    for evidence in result.evidence:
-        store.traces.add_evidence(execution_id, processor.PROCESSOR_ID, evidence,
+    # The result, its traces and its evidence land together or not at all.
+    with store.db.transaction():
+        if result.status is ExecutionStatus.COMPLETED:
+            # Completing also supersedes the previously active execution.
+            store.executions.save_execution_result(
+                execution_id, output=result.output, factors_delta=result.factors,
+                run_cost_cents=result.cost_cents, completed_at=result.completed_at,
+                confidence=result.confidence,
+                execution_time_ms=int(result.execution_time * 1000))
+        else:
+            store.executions.update_execution_status(
+                execution_id, result.status.value, completed_at=result.completed_at,
+                failed_code=result.error_code, failed_reason=result.error_message,
+                error_class=result.error_class.value if result.error_class else None,
+                execution_time_ms=int(result.execution_time * 1000))
+        store.traces.add_traces(execution_id, processor.PROCESSOR_ID, list(result.traces),
+                                organization_id=case.organization_id,
+                                underwriting_id=case.underwriting_id, execution_id=execution_id)
+        store.traces.add_evidence(execution_id, processor.PROCESSOR_ID, list(result.evidence),
                                   organization_id=case.organization_id,
                                   underwriting_id=case.underwriting_id,
                                   execution_id=execution_id)
