@@ -16,6 +16,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the whole engine on sample underwritings")
     demo.add_argument("--keep", action="store_true", help="leave Dagster running afterwards")
+
+    approve = sub.add_parser("approve", help="approve an underwriting parked for review")
+    approve.add_argument("underwriting_id")
+    approve.add_argument("--by", required=True, metavar="REVIEWER", help="who approves")
     return parser
 
 
@@ -29,6 +33,12 @@ def main(argv: list[str] | None = None) -> int:
         from aura_dagster.commands.demo import run as run_demo
 
         return run_demo(keep=args.keep)
+    if args.command == "approve":
+        from aura_dagster.commands.review import approve as approve_underwriting
+
+        ok = approve_underwriting(args.underwriting_id, reviewer=args.by)
+        print(f"{args.underwriting_id}: {'approved and published' if ok else 'resume run failed'}")
+        return 0 if ok else 1
     return 2
 
 

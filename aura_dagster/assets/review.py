@@ -18,6 +18,7 @@ from dagster import (
     asset_check,
 )
 
+from aura_dagster.domain.events import ProcessingCompleted
 from aura_dagster.domain.validation import (
     DEFAULT_AUTO_APPROVE_ABOVE,
     FactorCheck,
@@ -153,7 +154,7 @@ def processing_completed(context: AssetExecutionContext, store: StoreResource,
         run_id=context.run_id,
         executions=processor_executions.where(pd.notna(processor_executions), None)
         .to_dict("records"))
-    message_id = pubsub.publish_completed(event)
+    message_id = pubsub.publish_completed(ProcessingCompleted.model_validate(event))
     store.open().underwritings.set_status(underwriting_id, "completed")
     summary = event["summary"]
     notifier.notify(f"Processing completed: {underwriting_id}",

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -42,13 +43,14 @@ def _free_port(preferred: int) -> int:
 
 
 @contextmanager
-def _process(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> Iterator[None]:
+def _process(name: str, args: list[str], env: dict[str, str],
+             log_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
     """Run a long-lived child (daemon, webserver) and stop it with its children on exit."""
     log = (log_dir / f"{name}.log").open("w")
     proc = subprocess.Popen(args, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
-        yield
+        yield proc
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, 15)
@@ -68,6 +70,7 @@ def _prepare_home(demo_dir: Path) -> Path:
 
 
 def run(*, keep: bool = False) -> int:
+    warnings.filterwarnings("ignore", module="dagster")  # preview/beta notices are not news here
     from aura_dagster.pubsub.emulator import PubSubEmulator
     from aura_dagster.sandbox import SandboxServer
 
@@ -95,13 +98,15 @@ def run(*, keep: bool = False) -> int:
         os.environ.update(env)  # this process builds the same resources as Dagster's
 
         from aura_dagster.environments import embedded_resources
+        from aura_dagster.pubsub.admin import ensure_subscription
         from aura_dagster.resources.store import open_stores
 
         resources = embedded_resources()
         pubsub = resources["pubsub"]
         pubsub.ensure_topology()
         listener = f"demo-listener-{os.getpid()}"
-        pubsub.create_subscription(PROCESSING_COMPLETED_TOPIC, listener)
+        ensure_subscription(pubsub.clients.subscriber, pubsub.project_id, listener,
+                            PROCESSING_COMPLETED_TOPIC)
 
         stores = open_stores(sqlite_url(demo_dir / "aura.db"), migrate=True)
         cases = build_demo_cases(stores, demo_dir / "documents")
@@ -110,8 +115,9 @@ def run(*, keep: bool = False) -> int:
 
         port = _free_port(int(os.environ.get("AURA_WEBSERVER_PORT", "3000")))
         workspace = str(PROJECT_ROOT / "workspace.yaml")
-        stack.enter_context(_process("dagster-daemon", [str(bin_dir / "dagster-daemon"), "run",
-                                                        "-w", workspace], env, demo_dir / "logs"))
+        daemon = stack.enter_context(_process(
+            "dagster-daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", workspace], env,
+            demo_dir / "logs"))
         stack.enter_context(_process("dagster-webserver", [
             str(bin_dir / "dagster-webserver"), "-w", workspace, "-h", "127.0.0.1",
             "-p", str(port)], env, demo_dir / "logs"))
@@ -121,7 +127,7 @@ def run(*, keep: bool = False) -> int:
             pubsub.publish(pubsub.underwriting_created_topic, case.event, {"event": "underwriting.created"})
         _say(f"published {len(cases)} underwriting.created events")
 
-        events = _wait_for_completions(pubsub, listener, cases, stores, home)
+        events = _wait_for_completions(pubsub, listener, cases, stores, daemon)
         _print_report(cases, events, stores)
         total = time.monotonic() - started
         _say(f"done in {total:.0f}s")
@@ -141,12 +147,15 @@ def run(*, keep: bool = False) -> int:
 
 
 def _wait_for_completions(pubsub: Any, listener: str, cases: list[DemoCase], stores: Any,
-                          home: Path) -> dict[str, dict[str, Any]]:
+                          daemon: subprocess.Popen[bytes]) -> dict[str, dict[str, Any]]:
     wanted = {c.spec.underwriting_id for c in cases}
     events: dict[str, dict[str, Any]] = {}
     approved: set[str] = set()
     deadline = time.monotonic() + DEMO_TIMEOUT_SECONDS
     while wanted - events.keys() and time.monotonic() < deadline:
+        if daemon.poll() is not None:
+            _say(f"the Dagster daemon exited with code {daemon.returncode}: see its log")
+            break
         messages = pubsub.pull(subscription=listener, max_messages=50, timeout=2.0)
         if messages:
             pubsub.acknowledge([m.ack_id for m in messages], subscription=listener)
@@ -162,12 +171,12 @@ def _wait_for_completions(pubsub: Any, listener: str, cases: list[DemoCase], sto
             if row and row["status"] == "awaiting_review":
                 _say(f"{underwriting_id} parked for review: {row.get('review_reason')}")
                 _say(f"approving {underwriting_id} as 'demo-reviewer' (resume_after_review)")
-                _approve(underwriting_id, home)
+                _approve(underwriting_id)
                 approved.add(underwriting_id)
     return events
 
 
-def _approve(underwriting_id: str, home: Path) -> None:
+def _approve(underwriting_id: str) -> None:
     from aura_dagster.commands.review import approve
 
     approve(underwriting_id, reviewer="demo-reviewer")

@@ -26,7 +26,8 @@ def approve(underwriting_id: str, *, reviewer: str,
         result = execute_job(
             reconstructable(resume_job), instance=instance,
             tags={"dagster/partition": underwriting_id, "aura/reviewed_by": reviewer},
-            run_config={"ops": {"underwriting_review": {"config": {"approved_by": reviewer}}}},
+            run_config={"ops": {"underwriting_review": {"config": {"approved_by": reviewer}}},
+                        "loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
         return result.success
     finally:
