@@ -23,7 +23,7 @@ demo: $(STAMP)
 
 test: $(STAMP) services
 	$(BIN)/ruff check aura_dagster aura_dagster_tests benchmarks
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -q
 
 bench: $(STAMP) services
 	$(BIN)/python benchmarks/run_all.py

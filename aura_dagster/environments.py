@@ -55,17 +55,22 @@ def embedded_resources() -> dict[str, Any]:
     return {
         "store": StoreResource(database_url=env.get("AURA_DATABASE_URL")
                                or sqlite_url(data / "aura.db"), auto_migrate=True),
+        # On PostgreSQL the warehouse tables live in their own schema, away from the store's.
         "warehouse_io_manager": SqlWarehouseIOManager(
-            url=env.get("AURA_WAREHOUSE_URL") or sqlite_url(data / "warehouse.db")),
+            url=env.get("AURA_WAREHOUSE_URL") or sqlite_url(data / "warehouse.db"),
+            schema_name=env.get("AURA_WAREHOUSE_SCHEMA") or None),
         "document_source": DocumentSourceResource(
             root=env.get("AURA_DOCUMENTS_ROOT") or str(data / "documents")),
         "processors": ProcessorsResource(opencorporates_base_url=sandbox, clear_base_url=sandbox),
         "pubsub": PubSubResource(
             project_id=env.get("PUBSUB_PROJECT_ID", "aura-local"),
             emulator_host=env.get("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085"),
-            underwriting_created_subscription=UNDERWRITING_CREATED_SUBSCRIPTION,
-            dead_letter_topic=DEAD_LETTER_TOPIC,
-            completed_topic=PROCESSING_COMPLETED_TOPIC,
+            underwriting_created_topic=env.get("AURA_UNDERWRITING_CREATED_TOPIC",
+                                               UNDERWRITING_CREATED_TOPIC),
+            underwriting_created_subscription=env.get("AURA_UNDERWRITING_CREATED_SUBSCRIPTION",
+                                                      UNDERWRITING_CREATED_SUBSCRIPTION),
+            dead_letter_topic=env.get("AURA_DEAD_LETTER_TOPIC", DEAD_LETTER_TOPIC),
+            completed_topic=env.get("AURA_PROCESSING_COMPLETED_TOPIC", PROCESSING_COMPLETED_TOPIC),
         ),
         "notifier": NotifierResource(smtp_host=env.get("AURA_SMTP_HOST", ""),
                                      smtp_port=int(env.get("AURA_SMTP_PORT", "25")),
@@ -93,6 +98,7 @@ def production_resources() -> dict[str, Any]:
         ),
         "pubsub": PubSubResource(
             project_id=EnvVar("GCP_PROJECT"),
+            underwriting_created_topic=EnvVar("AURA_UNDERWRITING_CREATED_TOPIC"),
             underwriting_created_subscription=EnvVar("AURA_UNDERWRITING_CREATED_SUBSCRIPTION"),
             dead_letter_topic=EnvVar("AURA_DEAD_LETTER_TOPIC"),
             completed_topic=EnvVar("AURA_PROCESSING_COMPLETED_TOPIC"),

@@ -36,10 +36,20 @@ from aura_dagster.partitions import underwriting_partitions
 from aura_dagster.resources.documents import DocumentSourceResource
 from aura_dagster.resources.processors import LOCAL_POOL, ProcessorsResource
 from aura_dagster.resources.store import StoreResource
-from aura_dagster.services.case import CaseFile, TenantMismatchError, UnknownUnderwritingError, load_case
+from aura_dagster.services.case import (
+    CaseFile,
+    TenantMismatchError,
+    UnknownUnderwritingError,
+    load_case,
+)
 from aura_dagster.services.consolidation import consolidate_factors
-from aura_dagster.services.executions import ExecutionSummary, ProcessorPlan, plan_processors, run_processor
-from aura_dagster.storage import UnknownDocumentError
+from aura_dagster.services.executions import (
+    ExecutionSummary,
+    ProcessorPlan,
+    plan_processors,
+    run_processor,
+)
+from aura_dagster.storage import UnknownDocumentError, is_transient_error
 from aura_dagster.tags import DOCUMENT_IDS_TAG, ORGANIZATION_ID_TAG
 
 # Upper bound for TEMPORARY retries; a processor's `max_attempts` config lowers it.
@@ -86,7 +96,8 @@ def _documents_table(case: CaseFile) -> str:
              "|---|---|---|---|---|---|"]
     for d in case.documents:
         status = d.extraction_error or d.processing_status.value
-        confidence = "" if d.classification_confidence is None else f"{d.classification_confidence:.2f}"
+        confidence = ("" if d.classification_confidence is None
+                      else f"{d.classification_confidence:.2f}")
         doc_type = d.document_type.value if d.document_type else "unknown"
         lines.append(f"| {d.document_id} | {doc_type} | {d.revision_id} | {d.page_count or ''} "
                      f"| {status} | {confidence} |")
@@ -94,7 +105,7 @@ def _documents_table(case: CaseFile) -> str:
 
 
 def _plan_outputs(pools: tuple[str, ...]) -> dict[str, DynamicOut]:
-    return {pool: DynamicOut(ProcessorPlan, is_required=False) for pool in pools}
+    return {pool: DynamicOut(ProcessorPlan) for pool in pools}
 
 
 def build_processing_asset(processors_pools: tuple[str, ...]) -> Any:
@@ -221,8 +232,15 @@ def _run_processor_op(pool: str) -> OpDefinition:
         attempt = context.retry_number + 1
         processor = processors.build(plan.processor_id)
         # Processors block (HTTP, parsing): a worker thread keeps the other mapped steps going.
-        summary = await asyncio.to_thread(run_processor, store.open(), processor, case, plan,
-                                          run_id=context.run_id, attempt=attempt)
+        try:
+            summary = await asyncio.to_thread(run_processor, store.open(), processor, case,
+                                              plan, run_id=context.run_id, attempt=attempt)
+        except Exception as exc:
+            if is_transient_error(exc):
+                raise  # a database restart: the RetryPolicy tries again
+            # A bug or crash: retrying will not help; fail now, re-execute from failure later.
+            raise Failure(description=f"{plan.processor_id} crashed: {type(exc).__name__}: "
+                                      f"{exc}", allow_retries=False) from exc
         max_attempts = min(int(plan.effective_config.get("max_attempts", 3)),
                            MAX_PROCESSOR_RETRIES + 1)
         if summary.retryable and attempt < max_attempts:

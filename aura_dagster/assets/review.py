@@ -111,7 +111,9 @@ def underwriting_review(context: AssetExecutionContext, config: ReviewConfig,
     decision = review_decision(checks, confidences, config.auto_approve_above)
     if config.approved_by:
         status = "approved"
-        repos.underwritings.set_status(underwriting_id, "processing", reviewed_by=config.approved_by)
+        repos.underwritings.set_status(underwriting_id, "processing",
+                                       reviewed_by=config.approved_by,
+                                       reviewed_at=dt.datetime.now(dt.UTC))
     elif decision.needs_review:
         status = "awaiting_review"
         repos.underwritings.set_status(underwriting_id, "awaiting_review",

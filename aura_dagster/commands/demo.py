@@ -124,7 +124,8 @@ def run(*, keep: bool = False) -> int:
         _say(f"Dagster daemon started; UI on http://127.0.0.1:{port} (logs in {demo_dir / 'logs'})")
 
         for case in cases:
-            pubsub.publish(pubsub.underwriting_created_topic, case.event, {"event": "underwriting.created"})
+            pubsub.publish(pubsub.underwriting_created_topic, case.event,
+                           {"event": "underwriting.created"})
         _say(f"published {len(cases)} underwriting.created events")
 
         events = _wait_for_completions(pubsub, listener, cases, stores, daemon)
@@ -198,7 +199,8 @@ def _print_report(cases: list[DemoCase], events: dict[str, dict[str, Any]], stor
             print("   no processing.completed received")
         else:
             s = event["summary"]
-            print(f"   processors: {s['total_processors']} total, {s['completed_count']} completed, "
+            print(f"   processors: {s['total_processors']} total, "
+                  f"{s['completed_count']} completed, "
                   f"{s['failed_count']} failed, {s.get('timeout_count', 0)} timed out; "
                   f"run {event['run_id']}")
             for failed in event["failed_processors"] + event["timeout_processors"]:

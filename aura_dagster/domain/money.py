@@ -22,14 +22,15 @@ def jsonable(value: Any) -> Any:
     """Turn domain values (Decimal, dates, tuples, enums) into JSON-ready ones, recursively."""
     if isinstance(value, Decimal):
         # Integral decimals stay ints so counts do not become 3.0.
-        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent >= 0 else float(value)
+        integral = value == value.to_integral_value() and value.as_tuple().exponent >= 0
+        return int(value) if integral else float(value)
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [jsonable(v) for v in value]
-    if hasattr(value, "value") and isinstance(getattr(value, "value"), str):  # StrEnum
+    if hasattr(value, "value") and isinstance(value.value, str):  # StrEnum
         return value.value
     return value
 

@@ -17,6 +17,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -79,6 +80,16 @@ def _check_java() -> None:
         )
 
 
+def _die_with_parent() -> None:
+    """Runs in the child before exec: on Linux, SIGTERM the emulator when the process that
+    started it dies (a killed pytest must not leave a JVM behind; atexit cannot cover that).
+    The setting survives the launcher's exec of java."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class PubSubEmulator:
     """A Pub/Sub emulator on 127.0.0.1, started on `start()` / `__enter__`."""
 
@@ -130,6 +141,7 @@ class PubSubEmulator:
                 stdin=subprocess.DEVNULL,
                 cwd=self._workdir,
                 start_new_session=True,  # own process group: stop() reaches the java child
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         atexit.register(self.stop)  # never leave a JVM behind if the caller forgets
         try:

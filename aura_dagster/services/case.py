@@ -1,4 +1,7 @@
-"""Load an underwriting and its documents: fetch concurrently, extract, classify (seed 000 step 2)."""
+"""Load an underwriting and its documents: fetch concurrently, extract, classify.
+
+Seed 000 step 2. Nothing here raises for one bad document: it carries its error code.
+"""
 
 from __future__ import annotations
 

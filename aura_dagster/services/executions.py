@@ -105,7 +105,8 @@ def _summary(plan: ProcessorPlan, processor: BaseProcessor, execution: dict[str,
     output = execution.get("output") or {}
     if result is not None:
         return ExecutionSummary(
-            processor_id=plan.processor_id, underwriting_processor_id=plan.underwriting_processor_id,
+            processor_id=plan.processor_id,
+            underwriting_processor_id=plan.underwriting_processor_id,
             execution_id=result.execution_id, status=result.status, reused=False,
             payload_hash=execution["payload_hash"], processor_version=processor.VERSION,
             document_revision_ids=revisions, execution_time=result.execution_time,
@@ -163,8 +164,20 @@ def run_processor(store: Any, processor: BaseProcessor, case: CaseFile, plan: Pr
     )
     store.executions.update_execution_status(execution_id, ExecutionStatus.RUNNING.value,
                                              started_at=_now())
-    result = processor.execute(case.underwriting, case.documents, plan.effective_config,
-                               execution_id=execution_id)
+    try:
+        result = processor.execute(case.underwriting, case.documents, plan.effective_config,
+                                   execution_id=execution_id)
+    except BaseException as exc:
+        # A crash outside the processor template (or the run being cancelled) must not
+        # leave the execution `running`: close it, then let the step fail.
+        interrupted = not isinstance(exc, Exception)
+        store.executions.update_execution_status(
+            execution_id, (ExecutionStatus.CANCELLED if interrupted
+                           else ExecutionStatus.FAILED).value,
+            completed_at=_now(), failed_code="INTERRUPTED" if interrupted else "CRASHED",
+            failed_reason=f"{type(exc).__name__}: {exc}",
+            error_class=None if interrupted else ErrorClass.CRITICAL.value)
+        raise
     # The result, its traces and its evidence land together or not at all.
     with store.db.transaction():
         if result.status is ExecutionStatus.COMPLETED:

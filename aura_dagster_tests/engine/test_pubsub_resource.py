@@ -139,6 +139,7 @@ def test_publish_completed(pubsub_topology: PubSubResource) -> None:
 def test_clients_are_cached_per_process_and_endpoint(
     pubsub_topology: PubSubResource, pubsub_emulator: PubSubEmulator
 ) -> None:
+    before = dict(os.environ)
     other = PubSubResource(project_id="another", emulator_host=pubsub_emulator.host)
     assert other.clients is pubsub_topology.clients
-    assert os.environ.get("PUBSUB_EMULATOR_HOST") != pubsub_emulator.host  # env untouched
+    assert dict(os.environ) == before  # clients are pointed explicitly: env untouched

@@ -279,7 +279,8 @@ class BaseProcessor(ABC):
                           error_code="UNEXPECTED_ERROR",
                           error_message=f"{type(exc).__name__}: {exc}",
                           error_class=ErrorClass.PERMANENT)
-        cost = outcome.cost_cents if outcome.cost_cents is not None else int(config.get("cost_cents", 0))
+        cost = (outcome.cost_cents if outcome.cost_cents is not None
+                else int(config.get("cost_cents", 0)))
         output = jsonable(outcome.output)
         factors = jsonable(outcome.factors)
         output.setdefault("factors", factors)
