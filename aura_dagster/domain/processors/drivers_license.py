@@ -23,9 +23,9 @@ from aura_dagster.domain.processors.base import (
     BaseProcessor,
     ExecutionContext,
     PermanentProcessorError,
-    ProcessorError,
     ProcessOutcome,
 )
+from aura_dagster.domain.processors.text_documents import parse_each_document
 
 STATE_NAMES: dict[str, str] = {
     "ALABAMA": "AL", "ALASKA": "AK", "ARIZONA": "AZ", "ARKANSAS": "AR", "CALIFORNIA": "CA",
@@ -142,26 +142,11 @@ class DriversLicenseProcessor(BaseProcessor):
     }
 
     def process(self, ctx: ExecutionContext, documents: Sequence[Document]) -> ProcessOutcome:
-        licenses: list[LicenseData] = []
-        unreadable: list[dict[str, str]] = []
-        first_error: ProcessorError | None = None
-        owner_name: str | None = ctx.config.get("owner_name")
-        for document in documents:
-            owner_name = owner_name or document.metadata.get("owner_name")
-            if document.extraction_error:
-                unreadable.append({"document_id": document.document_id,
-                                   "error_code": document.extraction_error})
-                continue
-            try:
-                licenses.append(parse_drivers_license(document.text, document.document_id))
-            except ProcessorError as exc:
-                first_error = first_error or exc
-                unreadable.append({"document_id": document.document_id, "error_code": exc.code})
-                ctx.trace("parse", "unreadable", exc.message,
-                          input_data={"document_id": document.document_id})
-        if not licenses:
-            raise first_error or PermanentProcessorError(
-                "DL_NO_TEXT", "no readable driver's license among the documents")
+        owner_name: str | None = ctx.config.get("owner_name") or next(
+            (d.metadata["owner_name"] for d in documents if d.metadata.get("owner_name")), None)
+        licenses, unreadable = parse_each_document(
+            ctx, documents, parse_drivers_license, none_readable_code="DL_NO_TEXT",
+            none_readable_message="no readable driver's license among the documents")
         primary = max(licenses, key=lambda lic: lic.expires)
         factors = self._factors(primary, ctx, owner_name) | {"dl_license_count": len(licenses)}
         ctx.trace("select", primary.document_id,

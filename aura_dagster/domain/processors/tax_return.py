@@ -25,10 +25,10 @@ from aura_dagster.domain.processors.base import (
     BaseProcessor,
     ExecutionContext,
     PermanentProcessorError,
-    ProcessorError,
     ProcessOutcome,
 )
 from aura_dagster.domain.processors.secretary_of_state import split_business_name
+from aura_dagster.domain.processors.text_documents import parse_each_document
 
 RATIO = Decimal("0.0001")
 
@@ -199,24 +199,9 @@ class TaxReturnProcessor(BaseProcessor):
     CONFIG: ClassVar[dict[str, Any]] = {"timeout_seconds": 30.0, "cost_cents": 0}
 
     def process(self, ctx: ExecutionContext, documents: Sequence[Document]) -> ProcessOutcome:
-        returns: list[TaxReturnData] = []
-        unreadable: list[dict[str, str]] = []
-        first_error: ProcessorError | None = None
-        for document in documents:
-            if document.extraction_error:
-                unreadable.append({"document_id": document.document_id,
-                                   "error_code": document.extraction_error})
-                continue
-            try:
-                returns.append(parse_tax_return(document.text, document.document_id))
-            except ProcessorError as exc:
-                first_error = first_error or exc
-                unreadable.append({"document_id": document.document_id, "error_code": exc.code})
-                ctx.trace("parse", "unreadable", exc.message,
-                          input_data={"document_id": document.document_id})
-        if not returns:
-            raise first_error or PermanentProcessorError(
-                "TAX_RETURN_NO_TEXT", "no readable tax return among the documents")
+        returns, unreadable = parse_each_document(
+            ctx, documents, parse_tax_return, none_readable_code="TAX_RETURN_NO_TEXT",
+            none_readable_message="no readable tax return among the documents")
         factors = factors_for(returns)
         factors |= self._name_match(ctx, factors.get("tax_business_name"))
         ctx.trace("consolidate", f"tax year {factors['tax_year']}",
