@@ -34,9 +34,15 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_demo(keep=args.keep)
     if args.command == "approve":
+        from aura_dagster.commands.review import ReviewError
         from aura_dagster.commands.review import approve as approve_underwriting
+        from aura_dagster.storage import DuplicateRequestError
 
-        ok = approve_underwriting(args.underwriting_id, reviewer=args.by)
+        try:
+            ok = approve_underwriting(args.underwriting_id, reviewer=args.by)
+        except (ReviewError, DuplicateRequestError) as exc:
+            print(f"aura-dagster approve: {exc}", file=sys.stderr)
+            return 1
         print(f"{args.underwriting_id}: {'approved and published' if ok else 'resume run failed'}")
         return 0 if ok else 1
     return 2
