@@ -134,7 +134,14 @@ def build_processing_asset(processors_pools: tuple[str, ...]) -> Any:
                                  **results: list[ExecutionSummary]) -> Iterator[Output]:
         summaries = sorted((s for group in results.values() for s in group),
                            key=lambda s: s.processor_id)
-        rows = consolidate_factors(store.open(), case, summaries, processors.lookup)
+        stores = store.open()
+        # Every processor step has finished: an execution of this run still open belongs to
+        # an attempt that died (e.g. its database connection dropped) and was retried.
+        abandoned = stores.executions.cancel_unfinished_for_run(
+            context.run_id, "attempt abandoned; the step was retried")
+        if abandoned:
+            context.log.warning(f"closed {abandoned} abandoned execution(s) of this run")
+        rows = consolidate_factors(stores, case, summaries, processors.lookup)
         executions = pd.DataFrame([{**s.as_row(), "underwriting_id": case.underwriting_id,
                                     "organization_id": case.organization_id,
                                     "run_id": context.run_id} for s in summaries],

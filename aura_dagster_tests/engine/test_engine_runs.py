@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from decimal import Decimal
 
 import pandas as pd
+import psycopg
 import pytest
 import sqlalchemy as sa
 from dagster import DagsterEventType, ReexecutionOptions, execute_job, reconstructable
@@ -310,3 +313,46 @@ def test_unknown_underwriting_fails_the_run_with_a_clear_error(engine: Engine) -
     assert len(failures) == 1  # no retry: an unknown id cannot get better
     message = failures[0].dagster_event.event_specific_data.error_display_string
     assert "uw_does_not_exist" in message and "does not exist" in message
+
+
+def test_database_connections_dropped_mid_run_lose_nothing(engine: Engine) -> None:
+    """Every server connection to the store is killed while the run waits to retry a vendor
+    call (what a PostgreSQL restart does to clients); the run carries on and completes."""
+    engine.sandbox.reset()
+    org = engine.tenant({"p_bank_statement": None, "p_tax_return": None,
+                         "p_secretary_of_state": {"max_attempts": 3}})
+    spec = engine.underwriting(org, "Flaky Fabrication LLC", "CA", [
+        (engine.samples["first_demo_bank_2024-01.pdf"], "bank_statement"),
+        (engine.samples["tax_return.pdf"], "tax_return")])
+    database = engine.stores.db.url.database
+    killed: list[int] = []
+
+    def kill_when_vendor_failed() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            rows = engine.executions(spec.underwriting_id, "p_secretary_of_state")
+            if any(r["status"] == "failed" for r in rows):
+                with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres",
+                                     autocommit=True) as admin:
+                    killed.append(len(admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = %s AND pid <> pg_backend_pid()",
+                        (database,)).fetchall()))
+                return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_when_vendor_failed)
+    killer.start()
+    outcome = engine.materialize(spec.underwriting_id)
+    killer.join()
+
+    assert killed and killed[0] > 0  # connections really were dropped mid-run
+    assert outcome.success
+    statuses = {r["processor"]: r["status"] for r in engine.executions(spec.underwriting_id)
+                if r["status"] != "failed"}
+    assert statuses == {"p_bank_statement": "completed", "p_tax_return": "completed",
+                        "p_secretary_of_state": "completed"}
+    assert not [r for r in engine.executions(spec.underwriting_id)
+                if r["status"] in ("pending", "running")]
+    factors = engine.stores.factors.get_factor_map(spec.underwriting_id)
+    assert factors["tax_year"] == 2023 and factors["sos_registered"] is True
