@@ -28,7 +28,20 @@ _MONITORED = [process_underwriting_job, resume_after_review_job]
 
 
 def audit_run(context: RunStatusSensorContext, store: StoreResource, run_event: str) -> int:
-    """Write one audit row per step event and one for the run; returns rows written."""
+    """Write one audit row per step event and one for the run; returns rows written.
+
+    Best effort, like a hook: a failure to write is logged and returns 0, so it never stops
+    the sensor's other duties (closing executions, notifying)."""
+    run = context.dagster_run
+    try:
+        return _write_audit(context, store, run_event)
+    except Exception as exc:
+        context.log.warning(f"run {run.run_id}: audit {run_event!r} not written: "
+                            f"{type(exc).__name__}: {exc}")
+        return 0
+
+
+def _write_audit(context: RunStatusSensorContext, store: StoreResource, run_event: str) -> int:
     run = context.dagster_run
     underwriting_id = run.tags.get("dagster/partition")
     stores = store.open()
@@ -74,8 +87,11 @@ def audit_run_failed(context: RunStatusSensorContext, store: StoreResource,
     if underwriting_id and stores.underwritings.get_underwriting(underwriting_id):
         stores.underwritings.set_status(underwriting_id, "failed")
     audit_run(context, store, "run_failed")
+    reason = context.dagster_event.message if context.dagster_event else None
     notifier.notify(f"Processing failed: {underwriting_id}",
-                    f"Run {run.run_id} failed; {cancelled} unfinished execution(s) closed. "
+                    f"Run {run.run_id} ({run.job_name}) failed"
+                    + (f": {reason}" if reason else "") + "\n"
+                    f"{cancelled} unfinished execution(s) closed. "
                     "Re-execute it from failure in the Dagster UI.")
 
 

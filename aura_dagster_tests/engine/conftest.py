@@ -44,9 +44,11 @@ from aura_dagster.services.seeding import (
 )
 from aura_dagster.storage import Stores
 from aura_dagster_tests.conftest import PostgresDatabases
+from aura_dagster_tests.resources.smtp_server import SmtpServer
 
 # Dagster's console logger at WARNING: the event log (what the tests read) keeps everything.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+NOTIFY_TO = "underwriting-ops@aura.test"  # the engine's notifier recipients (AURA_NOTIFY_TO)
 ALL_PROCESSORS = ("p_bank_statement", "p_secretary_of_state", "p_clear_business_report",
                   "p_tax_return", "p_drivers_license")
 
@@ -176,8 +178,15 @@ def _write_samples(root: Path) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def engine_smtp() -> Iterator[SmtpServer]:
+    """The real SMTP server on loopback that the engine's notifier sends to."""
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def engine(postgres_databases: PostgresDatabases, pubsub_emulator: PubSubEmulator,
-           sandbox_server: SandboxServer,
+           sandbox_server: SandboxServer, engine_smtp: SmtpServer,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     url = postgres_databases.create("aura_engine")
     work = tmp_path_factory.mktemp("engine")
@@ -198,6 +207,9 @@ def engine(postgres_databases: PostgresDatabases, pubsub_emulator: PubSubEmulato
         "AURA_DEAD_LETTER_TOPIC": f"engine-dead-letter-{suffix}",
         "AURA_PROCESSING_COMPLETED_TOPIC": f"engine-completed-{suffix}",
         "AURA_TEST_CRASH_FLAG": str(work / "crash.flag"),
+        "AURA_SMTP_HOST": engine_smtp.host,
+        "AURA_SMTP_PORT": str(engine_smtp.port),
+        "AURA_NOTIFY_TO": NOTIFY_TO,
     }
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)

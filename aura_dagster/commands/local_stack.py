@@ -1,0 +1,230 @@
+"""The engine on one machine: what `aura-dagster demo` and the engine benchmark share.
+
+    with LocalStack(data_dir) as local:      # emulator, sandbox, DAGSTER_HOME, topology
+        stores = local.open_stores()          # seed tenants and underwritings here
+        local.start_dagster()                 # dagster-daemon (+ webserver) subprocesses
+        local.pubsub.publish(local.pubsub.underwriting_created_topic, event, attrs)
+        done = wait_for_completions(local, {"uw_1"}, timeout=120)
+
+`data_dir` is wiped and becomes AURA_DATA_DIR (SQLite store, warehouse, documents,
+`dagster_home/`, `logs/`). Leaving the block stops everything that was started, in
+reverse order, and restores this process's environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Collection, Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aura_dagster.environments import PROCESSING_COMPLETED_TOPIC, sqlite_url
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+WORKSPACE = PROJECT_ROOT / "workspace.yaml"
+
+
+def free_port(preferred: int) -> int:
+    """`preferred` when it is free on 127.0.0.1, else any free port."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+
+
+@contextmanager
+def managed_process(name: str, args: list[str], env: dict[str, str],
+                    log_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a long-lived child (daemon, webserver) in its own process group, logging to
+    `log_dir/<name>.log`; on exit stop it and everything it started (run workers)."""
+    log = (log_dir / f"{name}.log").open("w")
+    proc = subprocess.Popen(args, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        yield proc
+    finally:
+        _stop_group(proc)
+        log.close()
+
+
+def _stop_group(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """SIGTERM the child's process group, wait for the whole group (run workers still
+    write to DAGSTER_HOME while they shut down), SIGKILL what is left after `timeout`."""
+    try:
+        os.killpg(proc.pid, 15)
+    except ProcessLookupError:
+        proc.wait()
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        proc.poll()  # reap the leader so the group can empty
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, 9)
+    proc.wait()
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One `processing.completed` as the listener received it."""
+
+    event: dict[str, Any]
+    received_at: float  # time.time() when pulled
+    published_at: float | None  # the emulator's publish time of the event
+
+
+class LocalStack:
+    """Pub/Sub emulator + sandbox vendors + a DAGSTER_HOME, and Dagster on demand."""
+
+    def __init__(self, data_dir: Path, *, sandbox_slow_seconds: float = 30.0,
+                 listener: str | None = None) -> None:
+        self.data_dir = data_dir.resolve()
+        self.home = self.data_dir / "dagster_home"
+        self.log_dir = self.data_dir / "logs"
+        self.listener = listener or f"local-listener-{os.getpid()}"
+        self._slow_seconds = sandbox_slow_seconds
+        self._stack = ExitStack()
+        self._saved_environ: dict[str, str] | None = None
+        self.env: dict[str, str] = {}
+        self.resources: dict[str, Any] = {}
+        self.daemon: subprocess.Popen[bytes] | None = None
+        self.webserver_port: int | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalStack:
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self._stack.close()
+        finally:
+            if self._saved_environ is not None:
+                os.environ.clear()
+                os.environ.update(self._saved_environ)
+                self._saved_environ = None
+
+    def _start(self) -> None:
+        from aura_dagster.pubsub.emulator import PubSubEmulator
+        from aura_dagster.sandbox import SandboxServer
+
+        if self.data_dir.exists():
+            shutil.rmtree(self.data_dir)
+        self.log_dir.mkdir(parents=True)
+        self.home.mkdir(parents=True)
+        shutil.copy(PROJECT_ROOT / "dagster.yaml", self.home / "dagster.yaml")
+
+        emulator = self._stack.enter_context(PubSubEmulator())
+        sandbox = self._stack.enter_context(SandboxServer(port=0,
+                                                          slow_seconds=self._slow_seconds))
+        self.env = {
+            **os.environ,
+            "DAGSTER_HOME": str(self.home),
+            "AURA_ENV": "embedded",
+            "AURA_DATA_DIR": str(self.data_dir),
+            "PUBSUB_EMULATOR_HOST": emulator.host,
+            "PUBSUB_PROJECT_ID": emulator.project_id,
+            "AURA_SANDBOX_URL": sandbox.base_url,
+        }
+        self._saved_environ = dict(os.environ)
+        os.environ.update(self.env)  # this process builds the same resources as Dagster's
+
+        from aura_dagster.environments import embedded_resources
+        from aura_dagster.pubsub.admin import ensure_subscription
+
+        self.resources = embedded_resources()
+        self.pubsub.ensure_topology()
+        ensure_subscription(self.pubsub.clients.subscriber, self.pubsub.project_id,
+                            self.listener, PROCESSING_COMPLETED_TOPIC)
+
+    @property
+    def pubsub(self) -> Any:  # PubSubResource
+        return self.resources["pubsub"]
+
+    def open_stores(self) -> Any:  # Stores
+        from aura_dagster.resources.store import open_stores
+
+        return open_stores(sqlite_url(self.data_dir / "aura.db"), migrate=True)
+
+    def start_dagster(self, *, webserver_port: int | None = None) -> None:
+        """Start `dagster-daemon run` and, given a port, `dagster-webserver` on it."""
+        bin_dir = Path(sys.executable).parent
+        workspace = str(WORKSPACE)
+        self.daemon = self._stack.enter_context(managed_process(
+            "dagster-daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", workspace],
+            self.env, self.log_dir))
+        if webserver_port is not None:
+            self._stack.enter_context(managed_process("dagster-webserver", [
+                str(bin_dir / "dagster-webserver"), "-w", workspace, "-h", "127.0.0.1",
+                "-p", str(webserver_port)], self.env, self.log_dir))
+            self.webserver_port = webserver_port
+
+    @property
+    def daemon_exited(self) -> bool:
+        return self.daemon is not None and self.daemon.poll() is not None
+
+    def publish_created(self, event: dict[str, Any]) -> str:
+        return self.pubsub.publish(self.pubsub.underwriting_created_topic, event,
+                                   {"event": "underwriting.created"})
+
+
+def wait_for_completions(
+    local: LocalStack, wanted: Collection[str], *, timeout: float,
+    on_completion: Callable[[Completion], None] | None = None,
+    on_poll: Callable[[set[str]], None] | None = None,
+) -> dict[str, Completion]:
+    """Pull `processing.completed` from the listener until every underwriting in `wanted`
+    has one, `timeout` seconds pass, or the daemon exits (check `local.daemon_exited`).
+
+    `on_completion` sees each wanted event as it arrives; `on_poll` is called after every
+    pull with the underwritings still pending. Events for other underwritings are acked
+    and dropped.
+    """
+    pending = set(wanted)
+    done: dict[str, Completion] = {}
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline and not local.daemon_exited:
+        messages = local.pubsub.pull(subscription=local.listener, max_messages=50, timeout=2.0)
+        received_at = time.time()
+        if messages:
+            local.pubsub.acknowledge([m.ack_id for m in messages], subscription=local.listener)
+        for message in messages:
+            event = json.loads(message.data)
+            underwriting_id = event["underwriting_id"]
+            if underwriting_id not in pending:
+                continue
+            published = message.publish_time.timestamp() if message.publish_time else None
+            completion = Completion(event, received_at, published)
+            done[underwriting_id] = completion
+            pending.discard(underwriting_id)
+            if on_completion is not None:
+                on_completion(completion)
+        if on_poll is not None and pending:
+            on_poll(pending)
+    return done

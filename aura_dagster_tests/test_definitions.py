@@ -1,0 +1,206 @@
+"""The one Definitions object: what `dagster dev` loads, per environment.
+
+`aura_dagster.definitions` builds its resources from the environment when it is imported,
+and `aura-dagster approve` reuses that module-level object. These tests import a fresh
+copy under their own environment and put back whatever copy was there before, so the
+engine tests (which import it under theirs) never see the one made here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from dagster import (
+    AssetKey,
+    ConfigurableIOManager,
+    ConfigurableResource,
+    Definitions,
+    EnvVar,
+    OpDefinition,
+)
+from dagster_gcp_pandas import BigQueryPandasIOManager
+
+import aura_dagster
+from aura_dagster.domain.processors.registry import CATALOG
+from aura_dagster.environments import (
+    current_environment,
+    embedded_resources,
+    production_resources,
+    resources_for,
+)
+from aura_dagster.partitions import underwriting_partitions
+from aura_dagster.resources.notifier import NotifierResource
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULE = "aura_dagster.definitions"
+ASSETS = {"processor_executions", "underwriting_factors", "underwriting_review",
+          "processing_completed"}
+CHECKS = {"required_factors_present", "factor_values_in_range", "statements_reconcile"}
+RUN_STATUS_SENSORS = {"audit_run_succeeded", "audit_run_failed", "close_cancelled_runs"}
+# Every variable production reads; unset here, so nothing can be resolved at load time.
+PRODUCTION_VARS = ("AURA_DATABASE_URL", "AURA_WAREHOUSE", "GCP_PROJECT", "AURA_BIGQUERY_DATASET",
+                   "AURA_UNDERWRITING_CREATED_TOPIC", "AURA_UNDERWRITING_CREATED_SUBSCRIPTION",
+                   "AURA_DEAD_LETTER_TOPIC", "AURA_PROCESSING_COMPLETED_TOPIC",
+                   "AURA_DOCUMENTS_ROOT", "AURA_OPENCORPORATES_BASE_URL",
+                   "AURA_OPENCORPORATES_API_KEY", "AURA_CLEAR_BASE_URL", "AURA_CLEAR_API_KEY",
+                   "AURA_SMTP_HOST", "AURA_SMTP_PORT", "AURA_NOTIFY_TO")
+
+
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in (*PRODUCTION_VARS, "AURA_ENV", "AURA_WAREHOUSE_URL", "AURA_WAREHOUSE_SCHEMA",
+                 "AURA_SANDBOX_URL", "PUBSUB_EMULATOR_HOST", "PUBSUB_PROJECT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AURA_DATA_DIR", str(tmp_path / "data"))
+
+
+@pytest.fixture
+def load_definitions(monkeypatch: pytest.MonkeyPatch,
+                     tmp_path: Path) -> Iterator[Callable[[], ModuleType]]:
+    """Import a fresh `aura_dagster.definitions` (after the test set its environment)."""
+    _clean_env(monkeypatch, tmp_path)
+    saved = sys.modules.pop(MODULE, None)
+
+    def load() -> ModuleType:
+        sys.modules.pop(MODULE, None)
+        return importlib.import_module(MODULE)
+
+    try:
+        yield load
+    finally:
+        sys.modules.pop(MODULE, None)
+        if saved is not None:
+            sys.modules[MODULE] = saved
+            aura_dagster.definitions = saved
+        elif hasattr(aura_dagster, "definitions"):
+            del aura_dagster.definitions
+
+
+@pytest.fixture
+def defs(load_definitions: Callable[[], ModuleType]) -> Definitions:
+    return load_definitions().defs
+
+
+def test_definitions_load_and_validate(defs: Definitions) -> None:
+    Definitions.validate_loadable(defs)
+
+
+def test_assets_and_checks_are_partitioned_by_underwriting(defs: Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    assert {k.to_user_string() for k in graph.get_all_asset_keys()} == ASSETS
+    for name in ASSETS:
+        assert graph.get(AssetKey(name)).partitions_def == underwriting_partitions
+    assert underwriting_partitions.name == "underwriting"
+    assert {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys} == {
+        ("underwriting_factors", name) for name in CHECKS}
+
+
+def test_jobs_cover_the_graph_and_the_resume_path(defs: Definitions) -> None:
+    process = defs.resolve_job_def("process_underwriting")
+    resume = defs.resolve_job_def("resume_after_review")
+    for job in (process, resume):
+        assert job.partitions_def == underwriting_partitions
+        assert job.executor_def.name == "async_executor"
+    assert {k.to_user_string() for k in process.asset_layer.selected_asset_keys} == ASSETS
+    assert {k.to_user_string() for k in resume.asset_layer.selected_asset_keys} == {
+        "underwriting_review", "processing_completed"}  # processors are not re-run
+
+
+def test_sensors_are_registered_with_the_resources_they_need(defs: Definitions) -> None:
+    names = {s.name for s in defs.sensors}
+    assert names == {"underwriting_created_sensor", *RUN_STATUS_SENSORS}
+    for name in RUN_STATUS_SENSORS:
+        sensor = defs.resolve_sensor_def(name)
+        assert type(sensor).__name__ == "RunStatusSensorDefinition"
+        assert sensor.required_resource_keys <= set(defs.resources)
+    assert defs.resolve_sensor_def("audit_run_failed").required_resource_keys == {
+        "store", "notifier"}
+
+
+def test_each_external_api_is_an_op_concurrency_pool(defs: Definitions) -> None:
+    job = defs.resolve_job_def("process_underwriting")
+    ops = {node.name: node for node in job.graph.iterate_node_defs()
+           if isinstance(node, OpDefinition)}
+    pools = {name: op.pool for name, op in ops.items() if name.startswith("run_")}
+    assert pools == {"run_local_processor": None,
+                     "run_opencorporates_processor": "opencorporates",
+                     "run_clear_processor": "clear"}
+    # Every catalog processor that calls a vendor runs in its vendor's pool.
+    apis = {cls.PROCESSOR_ID: cls.API_POOL for cls in CATALOG.values() if cls.API_POOL}
+    assert apis == {"p_secretary_of_state": "opencorporates",
+                    "p_clear_business_report": "clear"}
+
+
+def test_embedded_default_uses_configurable_resources(defs: Definitions,
+                                                      tmp_path: Path) -> None:
+    assert current_environment() == "embedded"
+    assert set(defs.resources) == {"store", "warehouse_io_manager", "document_source",
+                                   "processors", "pubsub", "notifier"}
+    for resource in defs.resources.values():
+        assert isinstance(resource, ConfigurableResource | ConfigurableIOManager)
+    assert defs.resources["store"].database_url == f"sqlite:///{tmp_path / 'data' / 'aura.db'}"
+    assert defs.resources["notifier"].enabled is False  # no AURA_SMTP_HOST: no email
+
+
+def test_embedded_notifier_follows_the_smtp_variables(monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    _clean_env(monkeypatch, tmp_path)
+    monkeypatch.setenv("AURA_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("AURA_SMTP_PORT", "2525")
+    monkeypatch.setenv("AURA_NOTIFY_TO", "ops@lender.test")
+    notifier = embedded_resources()["notifier"]
+    assert isinstance(notifier, NotifierResource) and notifier.enabled
+    assert (notifier.smtp_host, notifier.smtp_port, notifier.recipients) == (
+        "127.0.0.1", 2525, "ops@lender.test")
+
+
+@pytest.mark.parametrize("warehouse", ["postgres", "bigquery"])
+def test_production_definitions_validate_without_resolving_env_vars(
+        load_definitions: Callable[[], ModuleType], monkeypatch: pytest.MonkeyPatch,
+        warehouse: str) -> None:
+    monkeypatch.setenv("AURA_ENV", "production")
+    monkeypatch.setenv("AURA_WAREHOUSE", warehouse)
+    module = load_definitions()  # what `dagster dev` imports, with no endpoint set
+
+    Definitions.validate_loadable(module.defs)
+    Definitions.validate_loadable(module.build_definitions(production_resources()))
+
+    resources = module.defs.resources
+    assert resources_for().keys() == resources.keys()
+    assert isinstance(resources["store"].database_url, EnvVar)
+    assert resources["store"].database_url.env_var_name == "AURA_DATABASE_URL"
+    assert resources["notifier"].smtp_port.env_var_name == "AURA_SMTP_PORT"
+    assert resources["processors"].clear_api_key.env_var_name == "AURA_CLEAR_API_KEY"
+    io_manager = resources["warehouse_io_manager"]
+    assert isinstance(io_manager, BigQueryPandasIOManager) == (warehouse == "bigquery")
+
+
+def test_an_unknown_environment_is_a_clear_error(load_definitions: Callable[[], ModuleType],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AURA_ENV", "staging")
+    message = "AURA_ENV must be 'embedded' or 'production', not 'staging'"
+    with pytest.raises(ValueError, match=message):
+        current_environment()
+    with pytest.raises(ValueError, match=message):
+        load_definitions()
+
+
+def test_dagster_cli_validates_the_workspace(tmp_path: Path) -> None:
+    """`dagster definitions validate -w workspace.yaml` on a fresh checkout: nothing set up."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AURA_", "PUBSUB_", "DAGSTER_"))}
+    env.update(DAGSTER_HOME=str(tmp_path / "home"), AURA_DATA_DIR=str(tmp_path / "data"))
+    (tmp_path / "home").mkdir()
+    done = subprocess.run([str(Path(sys.executable).parent / "dagster"), "definitions",
+                           "validate", "-w", "workspace.yaml"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "All code locations passed validation" in output
+    assert not (tmp_path / "data").exists()  # loading creates no files
