@@ -31,7 +31,6 @@ from aura_dagster.storage.errors import (
     TenantMismatchError,
     UnknownDocumentError,
 )
-from aura_dagster.storage.hashing import compute_document_ids_hash, compute_payload_hash
 from aura_dagster.storage.repositories import (
     DEFAULT_TTL,
     FINAL_STATUSES,
@@ -94,8 +93,6 @@ __all__ = [
     "TraceRepository",
     "UnderwritingRepository",
     "UnknownDocumentError",
-    "compute_document_ids_hash",
-    "compute_payload_hash",
     "default_data_dir",
     "default_sqlite_url",
     "is_transient_error",

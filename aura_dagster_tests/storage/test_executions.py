@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from aura_dagster.domain.hashing import document_ids_hash as compute_document_ids_hash
+from aura_dagster.domain.hashing import execution_payload, payload_hash
 from aura_dagster.domain.processors.base import new_execution_id
 from aura_dagster.storage import (
     IllegalStatusTransitionError,
     Stores,
     TenantMismatchError,
-    compute_document_ids_hash,
-    compute_payload_hash,
 )
 from aura_dagster.storage.repositories.executions import allowed_previous_statuses
 from aura_dagster.storage.schema import processor_executions
@@ -150,6 +150,13 @@ def test_concurrent_transitions_only_one_wins(stores: Stores, provisioned: dict[
     for t in threads:
         t.join()
     assert sorted(outcomes) == ["illegal", "illegal", "illegal", "ok"]
+
+
+def compute_payload_hash(version: str, config: dict[str, Any], revisions: list[str]) -> str:
+    """The engine's payload hash (domain.hashing) for the bank statement processor."""
+    return payload_hash(execution_payload(
+        processor_id="p_bank_statement", processor_version=version, effective_config=config,
+        document_revision_ids=revisions))
 
 
 def test_payload_hash_dedup(stores: Stores, provisioned: dict[str, Any]) -> None:
