@@ -170,12 +170,23 @@ class CompletionSummary(BaseModel):
     total_execution_time: float = Field(ge=0)  # seconds, summed over processors
 
 
+# The outcome a `processing.completed` event reports (see docs/events.md):
+# completed - the processors ran and the case is decided (auto-approved or approved);
+# failed    - the case could not be processed (unknown underwriting / organization /
+#             document, or the run failed for good); `reason` says why;
+# rejected  - a reviewer rejected the parked case; `reason` carries the reviewer's note.
+ProcessingOutcome = Literal["completed", "failed", "rejected"]
+
+
 class ProcessingCompleted(BaseModel):
-    """Seed 000 step 7, plus organization_id, run_id, timeout_processors and timeout_count."""
+    """Seed 000 step 7, plus organization_id, run_id, timeout_processors and timeout_count,
+    and the case's `status` with its `reason` (docs/events.md)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     event: Literal["processing.completed"] = PROCESSING_COMPLETED
+    status: ProcessingOutcome = "completed"
+    reason: str | None = None
     underwriting_id: str
     organization_id: str | None = None
     run_id: str
@@ -229,9 +240,13 @@ class ProcessingCompleted(BaseModel):
         total_execution_time: float,
         organization_id: str | None = None,
         completed_at: datetime | None = None,
+        status: ProcessingOutcome = "completed",
+        reason: str | None = None,
     ) -> ProcessingCompleted:
         """Build the event from the three result lists; the summary is derived from them."""
         return cls(
+            status=status,
+            reason=reason,
             underwriting_id=underwriting_id,
             organization_id=organization_id,
             run_id=run_id,

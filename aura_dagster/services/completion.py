@@ -9,8 +9,13 @@ from typing import Any
 
 def completion_payload(*, underwriting_id: str, organization_id: str, run_id: str,
                        executions: Iterable[Mapping[str, Any]],
-                       completed_at: dt.datetime | None = None) -> dict[str, Any]:
-    """Build the event from execution rows (the `processor_executions` asset's rows)."""
+                       completed_at: dt.datetime | None = None,
+                       status: str = "completed", reason: str | None = None) -> dict[str, Any]:
+    """Build the event from execution rows (the `processor_executions` asset's rows).
+
+    `status` is the case's outcome: completed | failed | rejected (docs/events.md); a case
+    that failed before any processor ran has no execution rows and says why in `reason`.
+    """
     rows = sorted(executions, key=lambda r: r["processor"])
     completed = [r for r in rows if r["status"] == "completed"]
     failed = [r for r in rows if r["status"] in ("failed", "cancelled")]
@@ -18,6 +23,8 @@ def completion_payload(*, underwriting_id: str, organization_id: str, run_id: st
     when = (completed_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     return {
         "event": "processing.completed",
+        "status": status,
+        "reason": reason,
         "underwriting_id": underwriting_id,
         "organization_id": organization_id,
         "run_id": run_id,

@@ -129,6 +129,8 @@ def test_processing_completed_has_the_seed_shape_plus_extensions() -> None:
     payload = _seed_step7_event().to_payload()
     assert payload == {
         "event": "processing.completed",
+        "status": "completed",
+        "reason": None,
         "underwriting_id": "uw_12345",
         "organization_id": "org_456",
         "run_id": "run-1",

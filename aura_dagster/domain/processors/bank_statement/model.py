@@ -64,6 +64,11 @@ class Statement:
     account_id: str | None = None  # masked: last four digits only
     page_count: int = 1
     notes: list[str] = field(default_factory=list)
+    # How the file was read: a known layout's name ("chase_business_csv", "ofx", ...) or
+    # "inferred:<how>" for a layout read from its content.
+    layout: str | None = None
+    pending_excluded: int = 0  # pending (not posted) rows left out of `transactions`
+    warnings: list[str] = field(default_factory=list)  # what a reviewer should know
 
     @property
     def total_credits(self) -> Decimal:
@@ -120,6 +125,8 @@ class Statement:
             "total_debits": self.total_debits, "reconciles": self.reconciles,
             "reconciliation_difference": self.reconciliation_difference,
             "reconciliation_note": self.reconciliation_note, "notes": list(self.notes),
+            "layout": self.layout, "pending_excluded": self.pending_excluded,
+            "warnings": list(self.warnings),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,7 +149,9 @@ class Statement:
                    opening_balance_source=str(data.get("opening_balance_source", "stated")),
                    bank_name=data.get("bank_name"), account_id=data.get("account_id"),
                    page_count=int(data.get("page_count") or 1),
-                   notes=list(data.get("notes") or []))
+                   notes=list(data.get("notes") or []), layout=data.get("layout"),
+                   pending_excluded=int(data.get("pending_excluded") or 0),
+                   warnings=list(data.get("warnings") or []))
 
 
 def as_money(value: Decimal | int | float | str) -> Decimal:
