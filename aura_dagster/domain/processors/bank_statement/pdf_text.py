@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from aura_dagster.domain.processors.bank_statement.common import (
@@ -46,6 +46,18 @@ _OPENING = re.compile(r"\b(beginning|opening|previous|starting)\s+balance\b|bala
                       re.IGNORECASE)
 _CLOSING = re.compile(r"\b(ending|closing|new)\s+balance\b", re.IGNORECASE)
 _PERIOD = re.compile(r"period|through|statement dates?|\bfrom\b.+\bto\b", re.IGNORECASE)
+_RANGE_WORD = r"(?:through|thru|to|until|till|[-\u2013\u2014])"
+# "Statement period: 06/01/2026 through 06/30/2026", "for the period April 1 - April 30, 2026",
+# "Statement Dates 05/01/26 thru 05/31/26", "Period covered: from ... to ...".
+_PERIOD_PHRASE = re.compile(
+    rf"\b(?:statement\s+period|(?:for\s+the\s+)?period(?:\s+(?:covered|of|from|ending))?"
+    rf"|statement\s+dates?|activity\s+from)\b\s*:?\s*(?:from\s+|beginning\s+)?"
+    rf"(?P<start>{DATE_PATTERN})\s*,?\s*(?:and\s+ending\s+)?{_RANGE_WORD}\s*(?P<end>{DATE_PATTERN})",
+    re.IGNORECASE)
+# Two full dates joined by a range word, anywhere in the first lines.
+_BARE_RANGE = re.compile(
+    rf"(?P<start>{DATE_PATTERN})\s*(?:through|thru|to|until|[\u2013\u2014])\s*(?P<end>{DATE_PATTERN})",
+    re.IGNORECASE)
 _ACCOUNT = re.compile(r"account(?:\s+(?:number|no\.?|#))?\s*:?\s*[^\d\n]{0,40}?[\dxX*\- ]*?"
                       r"(\d{4})\b", re.IGNORECASE)
 _BANK_NAME = re.compile(r"\b(bank|credit union|financial|savings|trust)\b", re.IGNORECASE)
@@ -107,6 +119,16 @@ def _first_amount_after(line: str, pattern: re.Pattern[str]) -> Decimal | None:
 
 
 def _period(lines: list[str]) -> tuple[dt.date, dt.date] | None:
+    """The statement period: a labelled phrase first ("Statement period 06/01/2026 through
+    06/30/2026", "for the period April 1 - April 30, 2026"), read across line breaks, then
+    a bare range of two full dates ("May 1, 2026 to May 31, 2026"), then any line naming a
+    period with two full dates."""
+    head = " ".join(lines[:80])  # a phrase wrapped over two lines reads as one
+    for pattern, start_needs_year in ((_PERIOD_PHRASE, False), (_BARE_RANGE, True)):
+        for m in pattern.finditer(head):
+            found = _period_dates(m["start"], m["end"], start_needs_year=start_needs_year)
+            if found is not None:
+                return found
     for line in lines[:80]:
         if not _PERIOD.search(line):
             continue
@@ -121,6 +143,27 @@ def _period(lines: list[str]) -> tuple[dt.date, dt.date] | None:
         if len(dates) >= 2 and dates[0] <= dates[1]:
             return dates[0], dates[1]
     return None
+
+
+def _period_dates(start_text: str, end_text: str, *,
+                  start_needs_year: bool) -> tuple[dt.date, dt.date] | None:
+    """Both ends of a period; a start without a year takes the end's (the year before when
+    that would put it after the end: "December 15 - January 14, 2026")."""
+    try:
+        end, end_year = parse_date(end_text)
+        start, start_year = parse_date(start_text, default_year=end.year)
+    except ValueError:
+        return None
+    if not end_year or (start_needs_year and not start_year):
+        return None
+    if not start_year and start > end:
+        try:
+            start = start.replace(year=end.year - 1)
+        except ValueError:  # 29 February
+            return None
+    if start > end or (end - start).days > 400:
+        return None
+    return start, end
 
 
 def parse_statement_text(text: str, *, source: str, page_count: int = 1) -> Statement:
@@ -138,6 +181,7 @@ def parse_statement_text(text: str, *, source: str, page_count: int = 1) -> Stat
     skipping = False
     rows: list[RawRow] = []
     years_missing = False
+    split_rows = 0  # rows read under a Withdrawals / Deposits column header
 
     for line in lines:
         header = _header(line)
@@ -179,22 +223,38 @@ def parse_statement_text(text: str, *, source: str, page_count: int = 1) -> Stat
             closing = closing if closing is not None else amounts[0]
             continue
         rows.append(_row(date, description, amounts, columns, sign_hint))
+        split_rows += columns.split
 
+    warnings: list[str] = []
     if years_missing:
         if period is None:
             raise StatementParseError("STATEMENT_NO_DATES",
                                       f"{source}: dates have no year and no statement period")
         for row in rows:
             row.date = resolve_year(row.date.month, row.date.day, *period)
+        warnings.append(f"row dates print no year: years taken from the statement period "
+                        f"{period[0]} to {period[1]}")
     if not rows and (opening is None or closing is None):
         raise StatementParseError("STATEMENT_NO_TRANSACTIONS",
                                   f"{source}: no transaction table found in the text")
     rows, _ = chronological(rows)
     explicit_signs = any(row.amount is not None and row.amount < 0 for row in rows)
+    sectioned = not explicit_signs and any(row.sign_hint is not None for row in rows)
     notes = settle_signs(rows, opening, use_section_signs=not explicit_signs)
-    return build_statement(rows, opening, closing, period, source=source, page_count=page_count,
-                      bank_name=bank_name, account_id=account_match[1] if account_match else None,
-                      notes=notes, fmt="pdf")
+    guessed = sum("sign guessed" in note for note in notes)
+    if guessed:
+        warnings.append(f"{guessed} row(s) print an unsigned amount: sign guessed from the "
+                        "description")
+    jumps = sum("does not follow" in note for note in notes)
+    if jumps:
+        warnings.append(f"{jumps} row(s) where the running balance does not follow the amount")
+    statement = build_statement(
+        rows, opening, closing, period, source=source, page_count=page_count,
+        bank_name=bank_name, account_id=account_match[1] if account_match else None,
+        notes=notes, fmt="pdf")
+    layout = ("pdf_split_columns" if split_rows else "pdf_sectioned" if sectioned
+              else "pdf_signed_amount")
+    return replace(statement, layout=layout, warnings=warnings)
 
 
 def _row(date: dt.date, description: str, amounts: list[Decimal], columns: _Columns,
