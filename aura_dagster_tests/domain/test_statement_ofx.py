@@ -168,6 +168,16 @@ def test_a_transaction_without_a_readable_date_is_an_error_not_dropped() -> None
         parse_statements(content, "no_date.ofx")
 
 
+def test_an_error_response_names_the_banks_reason() -> None:
+    content = (b'<?xml version="1.0"?><?OFX OFXHEADER="200" VERSION="211"?><OFX>'
+               b"<BANKMSGSRSV1><STMTTRNRS><TRNUID>1</TRNUID><STATUS><CODE>2000</CODE>"
+               b"<SEVERITY>ERROR</SEVERITY><MESSAGE>General Server Error</MESSAGE></STATUS>"
+               b"</STMTTRNRS></BANKMSGSRSV1></OFX>")
+    with pytest.raises(StatementParseError, match="code 2000: General Server Error") as caught:
+        parse_statements(content, "error.ofx")
+    assert caught.value.code == "STATEMENT_NO_TRANSACTIONS"
+
+
 def test_ofxparse_is_imported_only_when_an_ofx_file_is_read() -> None:
     code = ("import sys, aura_dagster.domain.processors.bank_statement as b; "
             "print('ofxparse' in sys.modules, 'bs4' in sys.modules)")

@@ -48,6 +48,10 @@ def _text(period_block: str, first: str = "06/03", second: str = "06/28") -> str
      "2026-06-30"),
     ("Statement Dates 06/01/26 thru\n06/30/26", "2026-06-01", "2026-06-30"),
     ("May 30, 2026 to June 30, 2026", "2026-05-30", "2026-06-30"),
+    ("06/01/2026 - 06/30/2026", "2026-06-01", "2026-06-30"),
+    ("Opening Date 06/01/2026 Closing Date 06/30/2026", "2026-06-01", "2026-06-30"),
+    ("Statement Opening Date: June 1, 2026\nStatement Closing Date: June 30, 2026",
+     "2026-06-01", "2026-06-30"),
 ])
 def test_period_phrases_place_dates_without_a_year(block: str, start: str, end: str) -> None:
     statement = parse_statement_text(_text(block), source="s.pdf")

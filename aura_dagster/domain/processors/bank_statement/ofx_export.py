@@ -62,8 +62,22 @@ def parse_statement_ofx(content: bytes, *, source: str) -> list[Statement]:
                   if s is not None]
     if not statements:
         raise StatementParseError("STATEMENT_NO_TRANSACTIONS",
-                                  f"{source}: the OFX file holds no bank statement")
+                                  f"{source}: the OFX file holds no bank statement"
+                                  + _server_error(text))
     return statements
+
+
+def _server_error(text: str) -> str:
+    """The bank's own reason when the download is an error response (STATUS SEVERITY ERROR)."""
+    try:
+        ofx = parse_tree(text)
+    except StatementParseError:
+        return ""
+    for status in ofx.find_all("STATUS"):
+        if (status.value("SEVERITY") or "").upper() == "ERROR":
+            return (f" (the bank answered code {status.value('CODE') or '?'}: "
+                    f"{status.value('MESSAGE') or 'no message'})")
+    return ""
 
 
 def read_strict(content: bytes) -> list[OfxAccount]:

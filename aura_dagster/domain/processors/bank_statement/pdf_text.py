@@ -54,10 +54,15 @@ _PERIOD_PHRASE = re.compile(
     rf"|statement\s+dates?|activity\s+from)\b\s*:?\s*(?:from\s+|beginning\s+)?"
     rf"(?P<start>{DATE_PATTERN})\s*,?\s*(?:and\s+ending\s+)?{_RANGE_WORD}\s*(?P<end>{DATE_PATTERN})",
     re.IGNORECASE)
-# Two full dates joined by a range word, anywhere in the first lines.
-_BARE_RANGE = re.compile(
-    rf"(?P<start>{DATE_PATTERN})\s*(?:through|thru|to|until|[\u2013\u2014])\s*(?P<end>{DATE_PATTERN})",
+# "Opening Date 06/01/2026 ... Closing Date 06/30/2026" (card-style statement headers).
+_OPEN_CLOSE_DATES = re.compile(
+    rf"\b(?:opening|beginning|start)\s+date\s*:?\s*(?P<start>{DATE_PATTERN})"
+    rf".{{0,80}}?\b(?:closing|ending|end)\s+date\s*:?\s*(?P<end>{DATE_PATTERN})",
     re.IGNORECASE)
+# Two full dates joined by a range word (a hyphen only with spaces around it).
+_BARE_RANGE = re.compile(
+    rf"(?P<start>{DATE_PATTERN})(?:\s*(?:through|thru|to|until|[\u2013\u2014])\s*|\s+-\s+)"
+    rf"(?P<end>{DATE_PATTERN})", re.IGNORECASE)
 _ACCOUNT = re.compile(r"account(?:\s+(?:number|no\.?|#))?\s*:?\s*[^\d\n]{0,40}?[\dxX*\- ]*?"
                       r"(\d{4})\b", re.IGNORECASE)
 _BANK_NAME = re.compile(r"\b(bank|credit union|financial|savings|trust)\b", re.IGNORECASE)
@@ -121,10 +126,11 @@ def _first_amount_after(line: str, pattern: re.Pattern[str]) -> Decimal | None:
 def _period(lines: list[str]) -> tuple[dt.date, dt.date] | None:
     """The statement period: a labelled phrase first ("Statement period 06/01/2026 through
     06/30/2026", "for the period April 1 - April 30, 2026"), read across line breaks, then
-    a bare range of two full dates ("May 1, 2026 to May 31, 2026"), then any line naming a
-    period with two full dates."""
+    "Opening Date ... Closing Date ...", then a bare range of two full dates ("May 1, 2026
+    to May 31, 2026"), then any line naming a period with two full dates."""
     head = " ".join(lines[:80])  # a phrase wrapped over two lines reads as one
-    for pattern, start_needs_year in ((_PERIOD_PHRASE, False), (_BARE_RANGE, True)):
+    for pattern, start_needs_year in ((_PERIOD_PHRASE, False), (_OPEN_CLOSE_DATES, False),
+                                      (_BARE_RANGE, True)):
         for m in pattern.finditer(head):
             found = _period_dates(m["start"], m["end"], start_needs_year=start_needs_year)
             if found is not None:
