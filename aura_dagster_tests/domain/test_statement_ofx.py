@@ -161,6 +161,26 @@ def _key(account) -> tuple:  # type: ignore[no-untyped-def]
             sorted((r.date, r.amount, r.description) for r in account.rows))
 
 
+def test_tolerant_reader_loses_no_transaction_to_a_missing_closing_tag() -> None:
+    # Closed-tag body, an empty closing balance (so strict ofxparse refuses the file), the
+    # first </STMTTRN> missing and amounts with thousands separators.
+    content = (b"OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\n\n<OFX><BANKMSGSRSV1><STMTTRNRS>"
+               b"<STMTRS><BANKACCTFROM><ACCTID>99887766</ACCTID></BANKACCTFROM><BANKTRANLIST>"
+               b"<DTSTART>20260901</DTSTART><DTEND>20260930</DTEND>"
+               b"<STMTTRN><DTPOSTED>20260902</DTPOSTED><TRNAMT>1,250.00</TRNAMT>"
+               b"<FITID>a</FITID><NAME>WIRE IN</NAME>"
+               b"<STMTTRN><DTPOSTED>20260903</DTPOSTED><TRNAMT>-2.500,10</TRNAMT>"
+               b"<FITID>b</FITID><NAME>RENT</NAME></STMTTRN>"
+               b"</BANKTRANLIST><LEDGERBAL><BALAMT></BALAMT></LEDGERBAL></STMTRS>"
+               b"</STMTTRNRS></BANKMSGSRSV1></OFX>")
+    (statement,) = parse_statements(content, "unclosed.ofx")
+    assert [(t.date, t.amount, t.description) for t in statement.transactions] == [
+        (dt.date(2026, 9, 2), D("1250.00"), "WIRE IN"),
+        (dt.date(2026, 9, 3), D("-2500.10"), "RENT")]
+    assert statement.closing_balance is None
+    assert statement.layout == "ofx1_xml"
+
+
 def test_a_transaction_without_a_readable_date_is_an_error_not_dropped() -> None:
     content = (FIXTURES / "gen_ofx1_empty_ledger_balance.ofx").read_bytes().replace(
         b"<DTPOSTED>20260804\n", b"<DTPOSTED>\n", 1)

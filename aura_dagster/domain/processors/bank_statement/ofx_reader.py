@@ -51,12 +51,13 @@ class Element:
         return None
 
     def find_all(self, name: str) -> list[Element]:
+        """Every descendant called `name`, also inside one another: an aggregate whose
+        closing tag is missing swallows the next one, which must not be lost."""
         found: list[Element] = []
         for child in self.children:
             if child.name == name:
                 found.append(child)
-            else:
-                found.extend(child.find_all(name))
+            found.extend(child.find_all(name))
         return found
 
     def value(self, name: str) -> str | None:
@@ -121,7 +122,8 @@ def layout(text: str, *, investment: bool) -> str:
 def has_unclosed_leaves(text: str) -> bool:
     """True when some element with text is not followed by its own closing tag (SGML)."""
     body = text[max(text.upper().find("<OFX>"), 0):]
-    return re.search(r"<([A-Za-z0-9_.]+)>[^<]*[^<\s][^<]*<(?!/\1>)", body) is not None
+    return re.search(r"<([A-Za-z0-9_.]+)>[^<]*[^<\s][^<]*<(?!/\1>)", body,
+                     re.IGNORECASE) is not None
 
 
 def ofx_date(text: str | None) -> dt.date | None:
@@ -139,7 +141,10 @@ def ofx_date(text: str | None) -> dt.date | None:
 def ofx_amount(text: str | None) -> Decimal | None:
     """An OFX amount: `-6.60`, `+00000000000050.0100`, `120`, `1234,56`. None when empty."""
     raw = (text or "").strip().replace(" ", "")
-    if raw.count(",") == 1 and "." not in raw:  # decimal comma (European exports)
+    if "," in raw and "." in raw:  # thousands separators: the last mark is the decimal one
+        raw = (raw.replace(",", "") if raw.rfind(".") > raw.rfind(",")
+               else raw.replace(".", "").replace(",", "."))
+    elif raw.count(",") == 1:  # decimal comma (European exports)
         raw = raw.replace(",", ".")
     if not _AMOUNT.match(raw):
         return None
