@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from dagster import DagsterEventType
 
+from aura_dagster.commands.review import approve
+from aura_dagster.sample_data.bad_documents import BAD_DOCUMENTS
 from aura_dagster.services.rejections import AUDIT_EVENT, NO_ORGANIZATION
 from aura_dagster_tests.engine.conftest import Engine
 
@@ -191,3 +193,40 @@ def test_a_run_for_an_unknown_case_publishes_failed_and_stops(engine: Engine) ->
     assert event["status"] == "failed" and "doc_gone" in event["reason"]
     row = engine.stores.underwritings.get_underwriting(spec.underwriting_id)
     assert row["status"] == "failed"
+
+
+def test_unreadable_statements_fail_the_processor_and_park_the_case(engine: Engine) -> None:
+    """The five ways a statement upload cannot be read, in one case: the bank statement
+    processor is FAILED (not a skip) with the typed code, the case waits for a person with
+    the reason, and the completion after approval lists the failure."""
+    org = engine.tenant({"p_bank_statement": None, "p_tax_return": None})
+    folder = engine.documents_root / engine.new_id("bad")
+    folder.mkdir()
+    docs = []
+    for kind, (make, _code) in sorted(BAD_DOCUMENTS.items()):
+        path = folder / f"statement_{kind}.pdf"
+        path.write_bytes(make())
+        docs.append((path, "bank_statement"))
+    spec = engine.underwriting(org, "Sunrise Bakery LLC", "CA",
+                               [*docs, (engine.samples["tax_return.pdf"], "tax_return")])
+
+    outcome = engine.process_event(spec)
+
+    assert outcome.success
+    [bank] = engine.executions(spec.underwriting_id, "p_bank_statement")
+    first_kind = sorted(BAD_DOCUMENTS)[0]
+    assert bank["status"] == "failed" and bank["error_class"] == "permanent"
+    assert bank["failed_code"] == BAD_DOCUMENTS[first_kind][1]
+    for _make, code in BAD_DOCUMENTS.values():
+        assert code in bank["failed_reason"]
+    row = engine.stores.underwritings.get_underwriting(spec.underwriting_id)
+    assert row["status"] == "awaiting_review"
+    assert "p_bank_statement failed: CORRUPT_DOCUMENT" in row["review_reason"]
+    assert _completions_for(engine, {spec.underwriting_id}, settle=1.0) == []  # held
+
+    assert approve(spec.underwriting_id, reviewer="ops", instance=engine.instance,
+                   job=engine.defs_module.resume_job, stores=engine.stores)
+    event = engine.completion_for(spec.underwriting_id)
+    assert [p["processor_id"] for p in event["failed_processors"]] == ["p_bank_statement"]
+    assert "ENCRYPTED_DOCUMENT" in event["failed_processors"][0]["error_message"]
+    assert [p["processor_id"] for p in event["completed_processors"]] == ["p_tax_return"]
