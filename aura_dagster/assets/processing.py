@@ -81,7 +81,7 @@ def load_underwriting(context: OpExecutionContext, store: StoreResource,
     rejection = check_event(repos, underwriting_id, tags.get(ORGANIZATION_ID_TAG), document_ids)
     if rejection is not None:
         answer(repos, pubsub.publish_completed, rejection, key=rejection_key(tags, context.run_id),
-               source=context.op.name, run_id=context.run_id)
+               source=str(context.op_handle), run_id=context.run_id)
         raise Failure(description=rejection.reason, allow_retries=False,
                       metadata={"aura/rejection": rejection.code, "aura/outcome_published": True})
     try:
