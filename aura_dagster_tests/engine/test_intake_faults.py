@@ -10,10 +10,14 @@ import time
 from typing import Any
 
 import pytest
-from dagster import DagsterEventType
+from dagster import DagsterEventType, build_sensor_context
 
 from aura_dagster.commands.review import approve
+from aura_dagster.domain.events import UnderwritingCreated, run_key_for
+from aura_dagster.pubsub import delete_topic, ensure_topic
+from aura_dagster.resources.pubsub import PubSubResource, ReceivedMessage
 from aura_dagster.sample_data.bad_documents import BAD_DOCUMENTS
+from aura_dagster.sensors.underwriting_created import ValidMessage, screen
 from aura_dagster.services.rejections import AUDIT_EVENT, NO_ORGANIZATION
 from aura_dagster_tests.engine.conftest import Engine
 
@@ -230,3 +234,28 @@ def test_unreadable_statements_fail_the_processor_and_park_the_case(engine: Engi
     assert [p["processor_id"] for p in event["failed_processors"]] == ["p_bank_statement"]
     assert "ENCRYPTED_DOCUMENT" in event["failed_processors"][0]["error_message"]
     assert [p["processor_id"] for p in event["completed_processors"]] == ["p_tax_return"]
+
+
+def test_a_rejected_event_is_acked_only_once_its_failure_is_published(engine: Engine) -> None:
+    """The completed topic is missing (a real NotFound from the emulator): nothing is acked
+    or audited, so the message comes back; once the topic is there, it is answered."""
+    org = engine.tenant({"p_tax_return": None})
+    ghost = engine.new_id()
+    event = UnderwritingCreated.model_validate(
+        {"data": {"underwriting_id": ghost, "organization_id": org, "documents": []}})
+    item = ValidMessage(ReceivedMessage("ack-1", "msg-1", b"{}"), event, run_key_for(event))
+    context = build_sensor_context(instance=engine.instance)
+    missing = engine.new_id("gone-topic")
+    broken = PubSubResource(**{**engine.pubsub.model_dump(), "completed_topic": missing,
+                               "publish_timeout_seconds": 5.0})
+
+    accepted, acked = screen([item], lambda key: False, engine.stores, broken, context)
+
+    assert accepted == [] and acked == []
+    assert engine.stores.audit.list_for_underwriting(ghost, org) == []
+    ensure_topic(broken.clients.publisher, broken.project_id, missing)
+    accepted, acked = screen([item], lambda key: False, engine.stores, broken, context)
+    assert accepted == [] and acked == ["ack-1"]
+    assert [a["detail"]["code"] for a in engine.stores.audit.list_for_underwriting(ghost, org)] \
+        == ["UNKNOWN_UNDERWRITING"]
+    delete_topic(broken.clients.publisher, broken.project_id, missing)
