@@ -32,12 +32,15 @@ class JsonBoundsError(ValueError):
     """The bytes are over a bound, or are not JSON; the message says which."""
 
 
-def _max_depth(skeleton: bytes) -> int:
+def _max_depth(skeleton: bytes, stop_above: int) -> int:
+    """Deepest nesting, or the first depth over `stop_above` (no need to read further)."""
     depth = deepest = 0
     for match in _BRACKET.finditer(skeleton):
         if match.group() in (b"[", b"{"):
             depth += 1
             deepest = max(deepest, depth)
+            if deepest > stop_above:
+                break
         else:
             depth -= 1
     return deepest
@@ -54,9 +57,8 @@ def load_bounded_json(data: bytes, limits: JsonLimits = DEFAULT_LIMITS) -> Any:
         raise JsonBoundsError(f"message data is not UTF-8: {exc}") from exc
     # Strings removed, what is left is structure, numbers and literals.
     skeleton = _STRING.sub(b'""', data)
-    depth = _max_depth(skeleton)
-    if depth > limits.max_depth:
-        raise JsonBoundsError(f"JSON nested {depth} deep, above the limit of {limits.max_depth}")
+    if _max_depth(skeleton, limits.max_depth) > limits.max_depth:
+        raise JsonBoundsError(f"JSON nested more than {limits.max_depth} deep")
     longest = max((len(m.group()) for m in re.finditer(rb"[-+0-9.eE]+", skeleton)), default=0)
     if longest > limits.max_number_chars:
         raise JsonBoundsError(f"a JSON number of {longest} characters, above the limit of "

@@ -15,7 +15,7 @@ from aura_dagster.sensors.underwriting_created import decode
 @pytest.mark.parametrize(("data", "reason"), [
     (b'{"n": ' + b"9" * 5000 + b"}", "a JSON number of 5000 characters"),
     (b'{"n": -1.' + b"5" * 100 + b"e10}", "a JSON number of 106 characters"),
-    (b"[" * 100_000 + b"]" * 100_000, "JSON nested 100000 deep"),
+    (b"[" * 100_000 + b"]" * 100_000, "JSON nested more than 32 deep"),
     (b'{"a": "' + b"x" * 300_000 + b'"}', "above the limit of 262144"),
     (b"\xff\xfe", "not UTF-8"),
     (b'{"a": ', "not valid JSON"),
