@@ -250,7 +250,7 @@ def dead_letter(
 
 
 def screen(
-    valid: Sequence[ValidMessage], run_exists: Callable[[str], bool], stores: Stores,
+    valid: Sequence[ValidMessage], run_exists: Callable[[str], bool], stores: Stores | None,
     pubsub: PubSubResource, context: SensorEvaluationContext,
 ) -> tuple[list[ValidMessage], list[str]]:
     """Answer events for an unknown organization / underwriting / document without a run.
@@ -259,6 +259,8 @@ def screen(
     published. A message whose run already exists is not checked (it is only acked); when
     the store cannot be read the event goes on to its run, whose first step checks again.
     """
+    if stores is None:
+        return list(valid), []
     accepted: list[ValidMessage] = []
     ack_ids: list[str] = []
     for item in valid:
@@ -306,7 +308,12 @@ def evaluate(
             known[run_key] = sensor_run_exists(instance, run_key)
         return known[run_key]
 
-    valid, rejected = screen(valid, run_exists, store.open(), pubsub, context)
+    try:
+        stores: Stores | None = store.open()
+    except Exception as exc:  # noqa: BLE001 - intake goes on; the load step checks
+        context.log.warning(f"store unavailable, events not checked here: {exc!r}")
+        stores = None
+    valid, rejected = screen(valid, run_exists, stores, pubsub, context)
     plan = plan_tick(
         cursor.held,
         valid,

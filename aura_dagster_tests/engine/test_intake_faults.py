@@ -16,8 +16,14 @@ from aura_dagster.commands.review import approve
 from aura_dagster.domain.events import UnderwritingCreated, run_key_for
 from aura_dagster.pubsub import delete_topic, ensure_topic
 from aura_dagster.resources.pubsub import PubSubResource, ReceivedMessage
+from aura_dagster.resources.store import StoreResource
 from aura_dagster.sample_data.bad_documents import BAD_DOCUMENTS
-from aura_dagster.sensors.underwriting_created import ValidMessage, screen
+from aura_dagster.sensors.underwriting_created import (
+    SensorCursor,
+    ValidMessage,
+    screen,
+    underwriting_created_sensor,
+)
 from aura_dagster.services.rejections import AUDIT_EVENT, NO_ORGANIZATION
 from aura_dagster_tests.engine.conftest import Engine
 
@@ -259,3 +265,25 @@ def test_a_rejected_event_is_acked_only_once_its_failure_is_published(engine: En
     assert [a["detail"]["code"] for a in engine.stores.audit.list_for_underwriting(ghost, org)] \
         == ["UNKNOWN_UNDERWRITING"]
     delete_topic(broken.clients.publisher, broken.project_id, missing)
+
+
+def test_with_the_store_unreachable_the_sensor_lets_the_run_check(engine: Engine) -> None:
+    """A store the sensor cannot reach (a database that is not there) stops no event: the
+    run is requested, and its first step does the check (test above)."""
+    org = engine.tenant({"p_tax_return": None})
+    ghost = engine.new_id()
+    _publish_raw(engine, {"event": "underwriting.created",
+                          "data": {"underwriting_id": ghost, "organization_id": org,
+                                   "documents": []}})
+    url = engine.stores.db.url.set(database=engine.new_id("aura_absent"))
+    unreachable = StoreResource(database_url=url.render_as_string(hide_password=False))
+    context = build_sensor_context(instance=engine.instance, cursor=engine.cursor,
+                                   resources={"pubsub": engine.pubsub, "store": unreachable})
+
+    result = underwriting_created_sensor(context)
+
+    assert [r.partition_key for r in result.run_requests] == [ghost]
+    # Not answered here; hand the held message back so later tests start clean.
+    held = SensorCursor.from_json(result.cursor).held
+    engine.pubsub.acknowledge([h.ack_id for h in held])
+    assert _completions_for(engine, {ghost}, settle=1.0) == []
