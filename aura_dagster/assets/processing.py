@@ -35,6 +35,7 @@ from aura_dagster.domain.money import jsonable
 from aura_dagster.partitions import underwriting_partitions
 from aura_dagster.resources.documents import DocumentSourceResource
 from aura_dagster.resources.processors import LOCAL_POOL, ProcessorsResource
+from aura_dagster.resources.pubsub import PubSubResource
 from aura_dagster.resources.store import StoreResource
 from aura_dagster.services.case import (
     CaseFile,
@@ -49,6 +50,7 @@ from aura_dagster.services.executions import (
     plan_processors,
     run_processor,
 )
+from aura_dagster.services.rejections import answer, check_event, rejection_key
 from aura_dagster.storage import UnknownDocumentError, is_transient_error
 from aura_dagster.tags import DOCUMENT_IDS_TAG, ORGANIZATION_ID_TAG
 
@@ -68,12 +70,20 @@ class TemporaryProcessorFailure(Exception):
 
 @op(retry_policy=infrastructure_retry_policy, tags={"aura/step": "load"})
 def load_underwriting(context: OpExecutionContext, store: StoreResource,
-                      document_source: DocumentSourceResource) -> CaseFile:
+                      document_source: DocumentSourceResource,
+                      pubsub: PubSubResource) -> CaseFile:
     """Read the underwriting, fetch its documents concurrently, extract and classify them."""
     underwriting_id = context.partition_key
     tags = context.run.tags
     document_ids = json.loads(tags[DOCUMENT_IDS_TAG]) if DOCUMENT_IDS_TAG in tags else None
     repos = store.open()
+    # Unknown organization / underwriting / document: answer the platform, then stop.
+    rejection = check_event(repos, underwriting_id, tags.get(ORGANIZATION_ID_TAG), document_ids)
+    if rejection is not None:
+        answer(repos, pubsub.publish_completed, rejection, key=rejection_key(tags, context.run_id),
+               source=str(context.op_handle), run_id=context.run_id)
+        raise Failure(description=rejection.reason, allow_retries=False,
+                      metadata={"aura/rejection": rejection.code, "aura/outcome_published": True})
     try:
         case = load_case(repos, document_source.fetch, underwriting_id,
                          organization_id=tags.get(ORGANIZATION_ID_TAG),

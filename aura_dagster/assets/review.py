@@ -108,7 +108,9 @@ def underwriting_review(context: AssetExecutionContext, config: ReviewConfig,
                               completed_processors(processor_executions))
     confidences = {r.processor: (None if pd.isna(r.confidence) else float(r.confidence))
                    for r in processor_executions.itertuples() if r.status == "completed"}
-    decision = review_decision(checks, confidences, config.auto_approve_above)
+    failed = {r.processor: f"{r.error_code}: {r.error_message}"
+              for r in processor_executions.itertuples() if r.status == "failed"}
+    decision = review_decision(checks, confidences, config.auto_approve_above, failed)
     if config.approved_by:
         status = "approved"
         repos.underwritings.set_status(underwriting_id, "processing",

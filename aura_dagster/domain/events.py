@@ -35,6 +35,8 @@ from pydantic import (
     model_validator,
 )
 
+from aura_dagster.domain.bounded_json import JsonBoundsError, load_bounded_json
+
 UNDERWRITING_CREATED = "underwriting.created"
 PROCESSING_COMPLETED = "processing.completed"
 EVENT_ATTRIBUTE = "event"  # Pub/Sub attribute that repeats the event type
@@ -93,11 +95,9 @@ def parse_underwriting_created(
     """Parse a Pub/Sub message body into an event, or raise `MalformedEventError(reason)`."""
     attributes = attributes or {}
     try:
-        payload = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise MalformedEventError(f"message data is not UTF-8: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise MalformedEventError(f"message data is not valid JSON: {exc}") from exc
+        payload = load_bounded_json(data)  # size, depth and numbers bounded first
+    except JsonBoundsError as exc:
+        raise MalformedEventError(str(exc)) from exc
     if not isinstance(payload, dict):
         raise MalformedEventError(
             f"message data must be a JSON object, got {type(payload).__name__}"

@@ -110,9 +110,12 @@ def validate_factors(factors: Mapping[str, Any], completed: Sequence[str]) -> li
 
 
 def review_decision(checks: Sequence[FactorCheck], confidences: Mapping[str, float | None],
-                    auto_approve_above: float = DEFAULT_AUTO_APPROVE_ABOVE) -> ReviewDecision:
-    """Park for a person when a check fails or a processor is not confident enough."""
+                    auto_approve_above: float = DEFAULT_AUTO_APPROVE_ABOVE,
+                    failed: Mapping[str, str] | None = None) -> ReviewDecision:
+    """Park for a person when a check fails, a processor failed (`failed`: processor -> why,
+    e.g. its only bank statement is unreadable) or a processor is not confident enough."""
     reasons = [f"check {c.name} failed: {'; '.join(c.failures)}" for c in checks if not c.passed]
+    reasons += [f"{p} failed: {why}" for p, why in sorted((failed or {}).items())]
     reasons += [f"{p} confidence {c:.2f} below {auto_approve_above:.2f}"
                 for p, c in sorted(confidences.items())
                 if c is not None and c < auto_approve_above]

@@ -30,14 +30,29 @@ _cache: dict[tuple[int, str | None], PubSubClients] = {}
 _lock = threading.Lock()
 
 
+# gRPC's default receive limit is 4 MB, and one pull of a few large messages is over it
+# (ResourceExhausted, and the whole pull is lost). Pub/Sub allows 10 MB per message and
+# 10 MB per publish request; the pull is bounded by `max_messages` (resources/pubsub.py).
+MAX_GRPC_MESSAGE_BYTES = 64 * 1024 * 1024
+CHANNEL_OPTIONS = (
+    ("grpc.max_receive_message_length", MAX_GRPC_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_GRPC_MESSAGE_BYTES),
+)
+
+
+def emulator_channel(emulator_host: str) -> grpc.Channel:
+    """An insecure channel to the emulator with Pub/Sub-sized message limits."""
+    return grpc.insecure_channel(emulator_host, options=list(CHANNEL_OPTIONS))
+
+
 def _build(emulator_host: str | None) -> PubSubClients:
     if emulator_host:
         return PubSubClients(
             publisher=pubsub_v1.PublisherClient(
-                transport=PublisherGrpcTransport(channel=grpc.insecure_channel(emulator_host))
+                transport=PublisherGrpcTransport(channel=emulator_channel(emulator_host))
             ),
             subscriber=pubsub_v1.SubscriberClient(
-                transport=SubscriberGrpcTransport(channel=grpc.insecure_channel(emulator_host))
+                transport=SubscriberGrpcTransport(channel=emulator_channel(emulator_host))
             ),
         )
     # Production: application default credentials.

@@ -12,6 +12,7 @@ resource rebuilt on every sensor tick reuses the same gRPC channels.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import time
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 MAX_ACK_DEADLINE_SECONDS = 600  # Pub/Sub's limit for modifyAckDeadline
 _ACK_BATCH = 1000  # stay well under the request size limit for ack / modack
 _ATTRIBUTE_VALUE_LIMIT = 1024  # bytes, Pub/Sub's limit for one attribute value
+_DEAD_LETTER_BODY_LIMIT = 2 * 1024 * 1024  # text + base64 of it stay well under 10 MB
+_DEAD_LETTER_KEEP_BYTES = 64 * 1024  # what is kept of a body over that limit
 
 
 @dataclass(frozen=True)
@@ -62,9 +65,15 @@ def _truncate_attribute(value: str) -> str:
 def dead_letter_payload(
     original: ReceivedMessage, reason: str, source_subscription: str
 ) -> dict[str, Any]:
-    """Body of a dead-letter message: the reason and the original message, byte-exact."""
+    """Body of a dead-letter message: the reason and the original message, byte-exact up to
+    `_DEAD_LETTER_BODY_LIMIT` (a larger body is cut, with its size and sha256 kept, so the
+    dead letter itself stays under Pub/Sub's 10 MB and can always be published)."""
+    data = original.data
+    truncated = len(data) > _DEAD_LETTER_BODY_LIMIT
+    if truncated:
+        data = data[:_DEAD_LETTER_KEEP_BYTES]
     try:
-        text: str | None = original.data.decode("utf-8")
+        text: str | None = data.decode("utf-8")
     except UnicodeDecodeError:
         text = None
     return {
@@ -77,7 +86,10 @@ def dead_letter_payload(
         ),
         "original_attributes": dict(original.attributes),
         "original_data": text,  # null when the bytes are not UTF-8
-        "original_data_base64": base64.b64encode(original.data).decode("ascii"),
+        "original_data_base64": base64.b64encode(data).decode("ascii"),
+        "original_size_bytes": len(original.data),
+        "original_sha256": hashlib.sha256(original.data).hexdigest(),
+        "original_truncated": truncated,
     }
 
 
@@ -181,12 +193,22 @@ class PubSubResource(ConfigurableResource):
         }
         if return_immediately:
             request["return_immediately"] = True
-        try:
-            response = self.clients.subscriber.pull(
-                request=request, timeout=timeout or self.pull_timeout_seconds
-            )
-        except gexc.DeadlineExceeded:
-            return []
+        while True:
+            try:
+                response = self.clients.subscriber.pull(
+                    request=request, timeout=timeout or self.pull_timeout_seconds
+                )
+                break
+            except gexc.DeadlineExceeded:
+                return []
+            except gexc.ResourceExhausted as exc:
+                # The response was over the channel's size limit (large messages): ask for
+                # fewer. The lost response's messages come back after their ack deadline.
+                if request["max_messages"] <= 1:
+                    raise
+                request["max_messages"] = max(1, request["max_messages"] // 4)
+                log.warning("pull response too large (%s); pulling %d at a time",
+                            exc.message, request["max_messages"])
         return [
             ReceivedMessage(
                 ack_id=received.ack_id,

@@ -13,7 +13,12 @@ Delivery guarantees:
   was lost) is released: no more lease extensions, so Pub/Sub redelivers it and it is
   planned again.
 - Malformed messages go to the dead-letter topic (reason as attribute and in the body)
-  and are acked only once that publish succeeded.
+  and are acked only once that publish succeeded. Decoding is bounded (size, depth,
+  number length) and guarded: whatever one message raises dead-letters that message, with
+  the exception's class as the reason; it never fails the tick.
+- Well-formed events for an unknown organization, underwriting or document get no run:
+  `processing.completed` with status "failed" is published (services/rejections.py) and
+  the message is acked only after that.
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ from aura_dagster.domain.events import (
 )
 from aura_dagster.partitions import underwriting_partitions
 from aura_dagster.resources.pubsub import PubSubResource, ReceivedMessage
+from aura_dagster.resources.store import StoreResource
+from aura_dagster.services.rejections import answer, check_event
+from aura_dagster.storage import Stores
 from aura_dagster.tags import (
     DOCUMENT_IDS_TAG,
     EVENT_ID_TAG,
@@ -114,10 +122,14 @@ def decode(
     for message in messages:
         try:
             event = parse_underwriting_created(message.data, message.attributes)
+            run_key = run_key_for(event)
         except MalformedEventError as exc:
             malformed.append(MalformedMessage(message, exc.reason))
+        except Exception as exc:  # noqa: BLE001 - one message must never fail the tick
+            malformed.append(MalformedMessage(
+                message, f"{type(exc).__name__} while decoding: {str(exc)[:200]}"))
         else:
-            valid.append(ValidMessage(message, event, run_key_for(event)))
+            valid.append(ValidMessage(message, event, run_key))
     return valid, malformed
 
 
@@ -237,8 +249,51 @@ def dead_letter(
     return ack_ids
 
 
+def screen(
+    valid: Sequence[ValidMessage], run_exists: Callable[[str], bool], stores: Stores | None,
+    pubsub: PubSubResource, context: SensorEvaluationContext,
+) -> tuple[list[ValidMessage], list[str]]:
+    """Answer events for an unknown organization / underwriting / document without a run.
+
+    Returns the messages to plan and the ack ids of the rejected ones whose failure was
+    published. A message whose run already exists is not checked (it is only acked); when
+    the store cannot be read the event goes on to its run, whose first step checks again.
+    """
+    if stores is None:
+        return list(valid), []
+    accepted: list[ValidMessage] = []
+    ack_ids: list[str] = []
+    for item in valid:
+        if run_exists(item.run_key):
+            accepted.append(item)
+            continue
+        data = item.event.data
+        try:
+            rejection = check_event(stores, data.underwriting_id, data.organization_id,
+                                    data.documents)
+        except Exception as exc:  # noqa: BLE001 - the load step checks again
+            context.log.warning(f"could not check {item.run_key} against the store ({exc!r}); "
+                                "its run will check at its first step")
+            accepted.append(item)
+            continue
+        if rejection is None:
+            accepted.append(item)
+            continue
+        try:
+            answer(stores, pubsub.publish_completed, rejection, key=item.run_key,
+                   source=SENSOR_NAME, detail={"message_id": item.message.message_id})
+        except Exception as exc:  # noqa: BLE001 - unacked: redelivered, answered then
+            context.log.error(f"could not answer rejected event {item.run_key}: {exc!r}")
+            continue
+        context.log.warning(f"rejected {item.run_key} (message {item.message.message_id}): "
+                            f"{rejection.code}: {rejection.reason}; published status=failed")
+        ack_ids.append(item.message.ack_id)
+    return accepted, ack_ids
+
+
 def evaluate(
-    context: SensorEvaluationContext, pubsub: PubSubResource, *, now: float | None = None
+    context: SensorEvaluationContext, pubsub: PubSubResource, store: StoreResource, *,
+    now: float | None = None,
 ) -> SensorResult:
     cursor = SensorCursor.from_json(context.cursor)
     messages = pubsub.pull_waiting()
@@ -246,16 +301,29 @@ def evaluate(
     dead_lettered = dead_letter(pubsub, malformed, context)
 
     instance = context.instance
+    known: dict[str, bool] = {}
+
+    def run_exists(run_key: str) -> bool:  # one instance query per key per tick
+        if run_key not in known:
+            known[run_key] = sensor_run_exists(instance, run_key)
+        return known[run_key]
+
+    try:
+        stores: Stores | None = store.open()
+    except Exception as exc:  # noqa: BLE001 - intake goes on; the load step checks
+        context.log.warning(f"store unavailable, events not checked here: {exc!r}")
+        stores = None
+    valid, rejected = screen(valid, run_exists, stores, pubsub, context)
     plan = plan_tick(
         cursor.held,
         valid,
-        run_exists=lambda key: sensor_run_exists(instance, key),
+        run_exists=run_exists,
         partition_exists=lambda key: instance.has_dynamic_partition(
             underwriting_partitions.name, key
         ),
         now=time.time() if now is None else now,
     )
-    to_ack = plan.ack_ids + dead_lettered
+    to_ack = plan.ack_ids + dead_lettered + rejected
     if to_ack:
         pubsub.acknowledge(to_ack)
     if plan.held:
@@ -269,7 +337,7 @@ def evaluate(
     if messages or cursor.held:
         context.log.info(
             f"pulled {len(messages)} ({len(valid)} valid, {len(malformed)} malformed, "
-            f"{len(dead_lettered)} dead-lettered); {plan.summary()}"
+            f"{len(dead_lettered)} dead-lettered, {len(rejected)} rejected); {plan.summary()}"
         )
     return SensorResult(
         run_requests=plan.run_requests,
@@ -292,6 +360,6 @@ def evaluate(
     ),
 )
 def underwriting_created_sensor(
-    context: SensorEvaluationContext, pubsub: PubSubResource
+    context: SensorEvaluationContext, pubsub: PubSubResource, store: StoreResource
 ) -> SensorResult:
-    return evaluate(context, pubsub)
+    return evaluate(context, pubsub, store)

@@ -13,7 +13,7 @@ from typing import Any
 
 from aura_dagster.domain.documents import Document, DocumentType, ProcessingStatus
 from aura_dagster.domain.documents.classification import classify_document
-from aura_dagster.domain.documents.extraction import extract_document
+from aura_dagster.domain.documents.extraction import EXTRACTION_MAX_PAGES, extract_document
 from aura_dagster.domain.processors.base import UnderwritingContext
 
 ContentFetcher = Callable[[str], bytes]
@@ -72,7 +72,7 @@ def _prepare(doc: Document, fetch: ContentFetcher) -> Document:
         return doc.with_changes(extraction_error="CONTENT_UNAVAILABLE",
                                 processing_status=ProcessingStatus.FAILED,
                                 metadata={**doc.metadata, "error": str(exc)})
-    doc = extract_document(doc.with_changes(content=content))
+    doc = extract_document(doc.with_changes(content=content), max_pages=EXTRACTION_MAX_PAGES)
     if doc.extraction_error is None:
         doc = classify_document(doc)
     return doc

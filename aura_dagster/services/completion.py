@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 
-def completion_payload(*, underwriting_id: str, organization_id: str, run_id: str,
+def completion_payload(*, underwriting_id: str, organization_id: str | None, run_id: str,
                        executions: Iterable[Mapping[str, Any]],
                        completed_at: dt.datetime | None = None,
                        status: str = "completed", reason: str | None = None) -> dict[str, Any]:

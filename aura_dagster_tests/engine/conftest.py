@@ -101,7 +101,9 @@ class Engine:
     # -- the daemon's side -----------------------------------------------------------------
     def tick(self) -> SensorResult:
         context = build_sensor_context(instance=self.instance, cursor=self.cursor,
-                                       resources={"pubsub": self.pubsub})
+                                       resources={"pubsub": self.pubsub,
+                                                  "store": self.defs_module.defs.resources[
+                                                      "store"]})
         result = underwriting_created_sensor(context)
         assert isinstance(result, SensorResult)
         self.cursor = result.cursor
@@ -175,6 +177,11 @@ def _write_samples(root: Path) -> dict[str, Path]:
         license_number="D4829113", dob=dt.date(1984, 3, 9), issued=dt.date(2021, 6, 2),
         expires=dt.date(2029, 3, 9), sex="F")
     return samples
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "faults: fault-injection tests (issue 8); run alone "
+                                       "with -m faults")
 
 
 @pytest.fixture(scope="session")

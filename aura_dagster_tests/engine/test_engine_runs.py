@@ -135,6 +135,12 @@ def test_timeout_and_failure_are_reported_while_others_complete(engine: Engine,
     outcome = engine.process_event(spec)
 
     assert outcome.success
+    # A failed processor parks the case for a person, with the reason; approval publishes.
+    row = engine.stores.underwritings.get_underwriting(spec.underwriting_id)
+    assert row["status"] == "awaiting_review" and "p_drivers_license failed" in \
+        row["review_reason"]
+    assert approve(spec.underwriting_id, reviewer="ops", instance=engine.instance,
+                   job=engine.defs_module.resume_job, stores=engine.stores)
     event = engine.completion_for(spec.underwriting_id)
     assert [p["processor_id"] for p in event["completed_processors"]] == ["p_bank_statement"]
     assert [p["processor_id"] for p in event["failed_processors"]] == ["p_drivers_license"]

@@ -154,6 +154,7 @@ def test_failed_run_of_an_unknown_underwriting_is_audited_and_a_dead_smtp_is_har
     assert engine.stores.underwritings.get_underwriting(missing) is None  # not created
     steps, run_rows = _audit_rows(engine, outcome.run_id)
     assert steps == Counter({("step_started", "underwriting_processing.load_underwriting"): 1,
+                             ("intake_rejected", "underwriting_processing.load_underwriting"): 1,
                              ("step_failed", "underwriting_processing.load_underwriting"): 1})
     assert [(r["event"], r["organization_id"]) for r in run_rows] == [("run_failed", org)]
 

@@ -25,6 +25,7 @@ from dagster import (
 from aura_dagster.domain.events import UnderwritingCreated, run_key_for
 from aura_dagster.partitions import underwriting_partitions
 from aura_dagster.resources.pubsub import PubSubResource
+from aura_dagster.resources.store import StoreResource
 from aura_dagster.sensors.underwriting_created import (
     RUN_KEY_TAG,
     SENSOR_NAME_TAG,
@@ -34,6 +35,7 @@ from aura_dagster.sensors.underwriting_created import (
     underwriting_created_sensor,
 )
 from aura_dagster.tags import JOB_NAME
+from aura_dagster_tests.conftest import PostgresDatabases
 from aura_dagster_tests.fixtures.pubsub import is_acked, probe_subscription
 
 
@@ -53,10 +55,32 @@ def instance() -> Iterator[DagsterInstance]:
         yield instance
 
 
+# The sensor answers events for unknown cases itself (test_intake_faults.py); the cases these
+# tests send events for exist in this store.
+KNOWN_CASES: dict[str, list[str]] = {
+    **{uw: [f"{uw}_doc_1", f"{uw}_doc_2"]
+       for uw in ("uw_12345", "uw_good", "uw_latency", "uw_listen")},
+    "uw_dup": ["doc_9", "doc_10"], "uw_plain": []}
+_store: list[StoreResource] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def known_cases(postgres_databases: PostgresDatabases) -> StoreResource:
+    store = StoreResource(database_url=postgres_databases.create("aura_sensor"),
+                          auto_migrate=True)
+    repos = store.open()
+    for underwriting_id, documents in KNOWN_CASES.items():
+        repos.underwritings.upsert_underwriting(underwriting_id, "org_456")
+        for document_id in documents:
+            repos.underwritings.upsert_document(document_id, underwriting_id)
+    _store[:] = [store]
+    return store
+
+
 def event_payload(underwriting_id: str = "uw_12345", **data: object) -> dict:
     return {"event": "underwriting.created",
             "data": {"underwriting_id": underwriting_id, "organization_id": "org_456",
-                     "documents": ["doc_001", "doc_002"], **data}}
+                     "documents": KNOWN_CASES[underwriting_id], **data}}
 
 
 def publish_event(pubsub: PubSubResource, payload: dict | bytes) -> str:
@@ -66,7 +90,7 @@ def publish_event(pubsub: PubSubResource, payload: dict | bytes) -> str:
 
 def tick(instance: DagsterInstance, pubsub: PubSubResource, cursor: str | None) -> SensorResult:
     context = build_sensor_context(instance=instance, cursor=cursor,
-                                   resources={"pubsub": pubsub})
+                                   resources={"pubsub": pubsub, "store": _store[0]})
     result = underwriting_created_sensor(context)
     assert isinstance(result, SensorResult)
     return result
@@ -97,7 +121,7 @@ def test_sensor_definition() -> None:
     assert underwriting_created_sensor.name == "underwriting_created_sensor"
     assert underwriting_created_sensor.job_name == JOB_NAME
     assert underwriting_created_sensor.minimum_interval_seconds == 1
-    assert underwriting_created_sensor.required_resource_keys == {"pubsub"}
+    assert underwriting_created_sensor.required_resource_keys == {"pubsub", "store"}
 
 
 def test_valid_event_requests_one_run_and_acks_only_once_it_exists(
@@ -115,7 +139,7 @@ def test_valid_event_requests_one_run_and_acks_only_once_it_exists(
     assert request.tags == {
         "aura/underwriting_id": "uw_12345",
         "aura/organization_id": "org_456",
-        "aura/document_ids": '["doc_001", "doc_002"]',
+        "aura/document_ids": '["uw_12345_doc_1", "uw_12345_doc_2"]',
         "aura/event_id": message_id,
         "dagster/priority": "10",
     }

@@ -29,10 +29,17 @@ from aura_dagster.domain.documents.model import Document, ProcessingStatus
 # A year of daily-volume statements runs to a few hundred pages; beyond this it is
 # more likely a mistake (a scanned archive) than a statement worth the CPU.
 DEFAULT_MAX_PAGES = 500
+# What the load step reads at most. Each processor then applies its own `max_pages`
+# (default DEFAULT_MAX_PAGES), so a longer statement parses when a tenant raises it.
+EXTRACTION_MAX_PAGES = 5000
 
 PDF_EXTENSIONS = frozenset({".pdf"})
 CSV_EXTENSIONS = frozenset({".csv", ".txt", ".tsv"})
 OFX_EXTENSIONS = frozenset({".ofx", ".qfx", ".qbo"})
+
+# Images a scanner or phone may hand over under a .pdf name.
+_IMAGE_MAGIC = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"),
+                (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
 
 # PDFium is not thread-safe; processors run in threads, so every call goes through this lock.
 _PDFIUM_LOCK = threading.Lock()
@@ -154,6 +161,11 @@ def extract_text(content: bytes, filename: str, *, max_pages: int = DEFAULT_MAX_
     kind = sniff_kind(content, filename)
     if kind == "pdf":
         if b"%PDF-" not in content[:1024]:
+            image = next((name for magic, name in _IMAGE_MAGIC if content.startswith(magic)),
+                         None)
+            if image:
+                raise UnsupportedDocumentError(f"a {image} image named like a PDF",
+                                               document_id=document_id)
             raise CorruptDocumentError("named like a PDF but has no PDF header",
                                        document_id=document_id)
         return _extract_pdf(content, max_pages, document_id)

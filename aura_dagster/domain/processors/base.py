@@ -22,9 +22,14 @@ from typing import Any, ClassVar
 
 from ulid import ULID
 
-from aura_dagster.domain.documents.errors import DocumentError
+from aura_dagster.domain.documents.errors import DocumentError, TooManyPagesError
+from aura_dagster.domain.documents.extraction import DEFAULT_MAX_PAGES
 from aura_dagster.domain.documents.model import Document, DocumentType
 from aura_dagster.domain.money import jsonable
+
+# Confidence of a result computed from only some of its documents (others unreadable):
+# under the review gate's default bar, so such a case waits for a person.
+PARTIALLY_READ_CONFIDENCE = 0.5
 
 
 class ExecutionStatus(StrEnum):
@@ -208,7 +213,9 @@ class BaseProcessor(ABC):
         return [d for d in documents if d.document_type in self.REQUIRED_DOCUMENT_TYPES]
 
     def should_execute(self, documents: Sequence[Document], config: Mapping[str, Any]) -> Decision:
-        """Default rule: run when at least one readable document of a required type is present."""
+        """Default rule: run when a document of a required type is present. Skipping is only
+        for a processor with no such document at all: one that exists but cannot be read is
+        a failure of the processor (`execute`), never a skip."""
         if not config.get("enabled", True):
             return Decision(False, "disabled by configuration")
         if not self.REQUIRED_DOCUMENT_TYPES:
@@ -217,11 +224,22 @@ class BaseProcessor(ABC):
         wanted = ", ".join(sorted(self.REQUIRED_DOCUMENT_TYPES))
         if not relevant:
             return Decision(False, f"no document of type {wanted}")
-        readable = [d for d in relevant if d.extraction_error is None]
-        if not readable:
-            codes = sorted({d.extraction_error or "" for d in relevant})
-            return Decision(False, f"no readable document of type {wanted} ({', '.join(codes)})")
-        return Decision(True, f"{len(readable)} document(s) of type {wanted}")
+        unreadable = sum(1 for d in relevant if d.extraction_error is not None)
+        return Decision(True, f"{len(relevant)} document(s) of type {wanted}"
+                              + (f", {unreadable} unreadable" if unreadable else ""))
+
+    def readable_check(self, documents: Sequence[Document],
+                       config: Mapping[str, Any]) -> tuple[list[Document], list[Document]]:
+        """The documents this processor reads, and those of them it cannot read: extraction
+        failed, or more pages than the processor's `max_pages` allows."""
+        relevant = self.relevant_documents(documents)
+        if not self.REQUIRED_DOCUMENT_TYPES:
+            return relevant, []
+        max_pages = int(config.get("max_pages", DEFAULT_MAX_PAGES))
+        checked = [d.with_changes(extraction_error=TooManyPagesError.code)
+                   if d.extraction_error is None and (d.page_count or 0) > max_pages else d
+                   for d in relevant]
+        return checked, [d for d in checked if d.extraction_error is not None]
 
     # -- work ------------------------------------------------------------------------------
     @abstractmethod
@@ -258,7 +276,17 @@ class BaseProcessor(ABC):
             return result(ExecutionStatus.COMPLETED, skipped=True, decision_reason=decision.reason,
                           output={"skipped": True, "reason": decision.reason})
 
-        relevant = self.relevant_documents(documents)
+        relevant, unreadable = self.readable_check(documents, config)
+        if unreadable and len(unreadable) == len(relevant):
+            # Every document of its type exists but none can be read: a PERMANENT failure
+            # with the document's own code, so the case says why it has no such factors.
+            listed = ", ".join(f"{d.name} ({d.extraction_error})" for d in unreadable)
+            ctx.trace("read_documents", "unreadable", listed)
+            return result(ExecutionStatus.FAILED, decision_reason=decision.reason,
+                          error_code=unreadable[0].extraction_error,
+                          error_message=f"no readable document: {listed}",
+                          error_class=ErrorClass.PERMANENT,
+                          output={"unreadable_documents": _unreadable(unreadable)})
         try:
             outcome = _call_with_deadline(lambda: self.process(ctx, relevant), ctx.remaining())
         except TimeoutError:
@@ -284,8 +312,21 @@ class BaseProcessor(ABC):
         output = jsonable(outcome.output)
         factors = jsonable(outcome.factors)
         output.setdefault("factors", factors)
+        confidence = outcome.confidence
+        if unreadable:
+            # Factors from part of the documents: a person should look before approval.
+            output.setdefault("unreadable_documents", _unreadable(unreadable))
+            confidence = min(confidence, PARTIALLY_READ_CONFIDENCE)
+            ctx.trace("read_documents", "partial",
+                      f"{len(unreadable)} of {len(relevant)} document(s) unreadable",
+                      output_data={"unreadable": _unreadable(unreadable)})
         return result(ExecutionStatus.COMPLETED, decision_reason=decision.reason, output=output,
-                      factors=factors, cost_cents=cost, confidence=outcome.confidence)
+                      factors=factors, cost_cents=cost, confidence=confidence)
+
+
+def _unreadable(documents: Sequence[Document]) -> list[dict[str, Any]]:
+    return [{"document_id": d.document_id, "name": d.name, "error": d.extraction_error}
+            for d in documents]
 
 
 def _call_with_deadline(fn: Any, seconds: float) -> Any:
