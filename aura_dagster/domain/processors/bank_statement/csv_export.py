@@ -135,9 +135,7 @@ def parse_statement_csv(text: str, *, source: str) -> Statement:
     candidates: list[tuple[tuple[Reading, _Read, list[_Row]], Verdict]] = []
     for reading, _strict in readings:
         read = _read_rows(body, start, reading, comma, summary, source)
-        stated = Stated(summary.opening if summary.opening is not None else read.opening,
-                        summary.closing if summary.closing is not None else read.closing,
-                        summary.total_credits, summary.total_debits)
+        stated = stated_for(summary, read)
         for ordered in _orders(read.rows, reading):
             verdict = judge([r.amount for r in ordered], [r.balance for r in ordered],
                             [f"line {r.line} ({r.date})" for r in ordered], stated)
@@ -149,9 +147,33 @@ def parse_statement_csv(text: str, *, source: str) -> Statement:
     choice = choose(candidates)
     reading, read, ordered = choice.reading
     verdict = choice.verdict
+    if verdict.reconciles and any(r.balance is not None for r in ordered):
+        _warn_if_order_ambiguous(read, ordered, verdict, stated_for(summary, read))
     if not ordered and (verdict.opening is None or verdict.closing is None):
         raise StatementParseError("STATEMENT_NO_TRANSACTIONS", f"{source}: no transaction rows")
     return _statement(source, reading, read, ordered, verdict, summary)
+
+
+def stated_for(summary: _Summary, read: _Read) -> Stated:
+    return Stated(summary.opening if summary.opening is not None else read.opening,
+                  summary.closing if summary.closing is not None else read.closing,
+                  summary.total_credits, summary.total_debits)
+
+
+def _warn_if_order_ambiguous(read: _Read, ordered: list[_Row], verdict: Verdict,
+                             stated: Stated) -> None:
+    """Same-day rows whose chain holds in two orders with different balances: say so."""
+    for other in (list(reversed(ordered)), sorted(reversed(ordered), key=lambda r: r.date)):
+        if [r.date for r in other] != [r.date for r in ordered] or other == ordered:
+            continue
+        alternative = judge([r.amount for r in other], [r.balance for r in other],
+                            [str(r.line) for r in other], stated)
+        if alternative.reconciles and (alternative.opening, alternative.closing) != (
+                verdict.opening, verdict.closing):
+            read.warnings.append(
+                "the running balance holds in two orders of the same-day rows (opening "
+                f"{verdict.opening} or {alternative.opening}); the file order was kept")
+            return
 
 
 def _statement(source: str, reading: Reading, read: _Read, ordered: list[_Row],
@@ -198,9 +220,9 @@ def _delimiter(text: str) -> str:
 
 
 def _decimal_comma(table: list[list[str]]) -> bool:
-    cells = [c for row in table for c in row]
-    commas = sum(1 for c in cells if re.fullmatch(r"[-+]?[\d.]*\d,\d{1,2}-?", c))
-    points = sum(1 for c in cells if re.fullmatch(r"[-+]?[\d,]*\d\.\d{2}-?", c))
+    cells = [re.sub(r"[^\d.,()+-]", "", c) for row in table for c in row]
+    commas = sum(1 for c in cells if re.fullmatch(r"[-+(]?[\d.]*\d,\d{1,2}\)?-?", c))
+    points = sum(1 for c in cells if re.fullmatch(r"[-+(]?[\d,]*\d\.\d{2}\)?-?", c))
     return commas > points
 
 
@@ -281,9 +303,7 @@ def _header_readings(table: list[list[str]], comma: bool
         generic = _generic_header(row)
         readings = [reading]
         if generic is not None and layout is not None:
-            readings.append(replace(generic, name=f"inferred:header({generic.describe()})"))
-        elif layout is None:
-            readings = [replace(reading, name=f"inferred:header({reading.describe()})")]
+            readings.append(generic)
         body = table[index + 1:]
         return index, _with_variants(readings, body, comma)
     return None, []
@@ -298,11 +318,17 @@ def _with_variants(readings: list[Reading], body: list[list[str]], comma: bool
         signed = any(v < 0 for v in values)
         flags = _flag_column(body, reading)
         settled = replace(reading, indicator=-1 if signed or flags < 0 else flags)
-        out.append((settled, False))
+        variants = [settled]
         if reading.amount >= 0 and not signed and settled.indicator < 0:
-            out.append((replace(settled, amount_sign=-settled.amount_sign), True))
+            variants.append(replace(settled, amount_sign=-settled.amount_sign))
         if reading.debit >= 0:
-            out.append((replace(settled, debit=reading.credit, credit=reading.debit), True))
+            variants.append(replace(settled, debit=reading.credit, credit=reading.debit))
+        for index, variant in enumerate(variants):
+            # A layout read other than as the table says is no longer that layout.
+            if variant.name.startswith("inferred") or index > 0:
+                kind = "headerless" if "headerless" in variant.name else "header"
+                variant = replace(variant, name=f"inferred:{kind}({variant.describe()})")
+            out.append((variant, index > 0))
     return out
 
 
@@ -376,7 +402,6 @@ def _headerless_readings(table: list[list[str]], comma: bool) -> list[tuple[Read
         else:
             inferred.append(replace(base, amount=first, balance=second))
             inferred.append(replace(base, amount=second, balance=first))
-    inferred = [replace(r, name=f"inferred:headerless({r.describe()})") for r in inferred]
     known = [layout.reading() for layout in headerless_layouts(width)]
     known = [r for r in known if _fits(r, rows, comma)]
     return _with_variants(known + inferred, rows, comma)

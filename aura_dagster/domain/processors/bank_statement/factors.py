@@ -57,6 +57,9 @@ Reconciliation (opening + credits - debits == closing, per statement)
   not; None when none fails but at least one cannot be judged (OFX: no opening balance).
 - bank_unreconciled_statement_count: statements that do not reconcile.
 - bank_unjudged_statement_count: statements whose reconciliation cannot be judged.
+- bank_statement_warnings: "<file>: <warning>" for what a reviewer must know (balance
+  chain breaks, rows not counted, a date order or sign that could not be verified).
+- bank_pending_excluded: pending (not posted) rows left out of every figure.
 """
 
 from __future__ import annotations
@@ -213,6 +216,9 @@ def compute_factors(ledger: Ledger, rules: Rules) -> dict[str, Any]:
         "bank_all_statements_reconcile": all_reconcile,
         "bank_unreconciled_statement_count": unreconciled,
         "bank_unjudged_statement_count": unjudged,
+        "bank_statement_warnings": [f"{s.source}: {w}" for s in ledger.statements
+                                    for w in s.warnings],
+        "bank_pending_excluded": sum(s.pending_excluded for s in ledger.statements),
     }
 
 
