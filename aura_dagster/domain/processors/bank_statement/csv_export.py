@@ -364,7 +364,8 @@ def _flag_column(body: list[list[str]], reading: Reading) -> int:
 # --- readings from content ------------------------------------------------------------------
 
 def _headerless_readings(table: list[list[str]], comma: bool) -> list[tuple[Reading, bool]]:
-    rows = [r for r in table if sum(1 for c in r if c) >= 2]
+    # Rows without any date are headers we do not know, summaries or footers.
+    rows = [r for r in table if sum(1 for c in r if c) >= 2 and any(is_date(c) for c in r)]
     if not rows:
         return []
     width = Counter(len(r) for r in rows).most_common(1)[0][0]
