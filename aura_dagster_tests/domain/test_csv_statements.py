@@ -280,3 +280,8 @@ def test_unconfirmed_statements_park_the_case_with_the_reason(name: str) -> None
 def test_a_reconciled_statement_is_confident() -> None:
     result = _run("gen_chase_business_checking.csv")
     assert result.confidence == 1.0 and result.output["review_reasons"] == []
+
+
+def test_every_known_layout_is_documented() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "statement_layouts.md").read_text()
+    assert all(f"`{layout.name}`" in docs for layout in known_layouts())

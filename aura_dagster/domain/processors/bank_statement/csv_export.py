@@ -30,9 +30,10 @@ import io
 import re
 import statistics
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from itertools import groupby
 
 from aura_dagster.domain.processors.bank_statement.balance_chain import (
     Stated,
@@ -540,10 +541,11 @@ def _amount(cells: list[str], reading: Reading, comma: bool) -> Decimal | None:
 
 # --- order ----------------------------------------------------------------------------------
 
-def _orders(rows: list[_Row], reading: Reading) -> list[list[_Row]]:
-    """Chronological orders to try, the natural one first."""
+def _orders(rows: list[_Row], reading: Reading) -> Iterator[list[_Row]]:
+    """Chronological orders to try, the natural one first (made only when needed)."""
     if not rows:
-        return [[]]
+        yield []
+        return
 
     def key(row: _Row) -> tuple[dt.date, dt.time]:
         return (row.date, row.time or dt.time(0))
@@ -551,22 +553,18 @@ def _orders(rows: list[_Row], reading: Reading) -> list[list[_Row]]:
     newest_first = rows[0].date > rows[-1].date or (
         rows[0].date == rows[-1].date and reading.time >= 0 and key(rows[0]) > key(rows[-1]))
     natural = sorted(reversed(rows) if newest_first else rows, key=key)
-    other = sorted(rows if newest_first else reversed(rows), key=key)
-    orders = [natural]
+    yield natural
     if any(r.balance is not None for r in rows):
-        orders += [other, _chain_order(natural)]
-    return orders
+        yield sorted(rows if newest_first else reversed(rows), key=key)
+        yield _chain_order(natural)
 
 
 def _chain_order(rows: list[_Row]) -> list[_Row]:
     """Within each day, the row whose balance follows from the previous one comes next."""
     result: list[_Row] = []
     running: Decimal | None = None
-    index = 0
-    while index < len(rows):
-        day = rows[index].date
-        group = [r for r in rows[index:] if r.date == day]
-        index += len(group)
+    for _, same_day in groupby(rows, key=lambda r: r.date):
+        group = list(same_day)
         while group:
             pick = None
             if running is not None:

@@ -14,12 +14,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from aura_dagster.domain.money import to_cents
 
 _CURRENCY = re.compile(r"[$£€¥]|\b(?:USD|GBP|EUR|CAD|AUD|SGD|CHF|NZD)\b", re.IGNORECASE)
 
 
+@lru_cache(maxsize=8192)  # statements repeat amounts; Decimal is immutable
 def parse_money(text: str, *, decimal_comma: bool = False) -> Decimal:
     """A signed amount in cents. Raises ValueError when `text` is not money."""
     raw = _CURRENCY.sub("", text.strip()).replace(" ", "").replace("\u00a0", "")
@@ -93,6 +95,7 @@ def _year(text: str | None) -> int | None:
     return year
 
 
+@lru_cache(maxsize=8192)  # many rows share a date
 def tokenize_date(text: str) -> DateToken | None:
     raw = _TIME_TAIL.sub("", text.strip()).strip().rstrip(",")
     if not raw or len(raw) > 24:
