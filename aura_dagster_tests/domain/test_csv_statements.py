@@ -188,12 +188,33 @@ def test_unsigned_amounts_with_nothing_to_sign_them_are_a_warning() -> None:
     assert any("positive" in w for w in statement.warnings)
 
 
+def test_footer_totals_are_checked_and_wrapped_descriptions_joined() -> None:
+    text = """
+Date,Description,Debit,Credit
+01/22/2024,CARD PURCHASE,10.00,
+01/23/2024,WIRE FROM,,25.00
+,ACME CORP REF 1182,,
+Total,,10.00,25.00
+"""
+    statement = csv_text(text)
+    assert statement.warnings == []
+    assert statement.transactions[1].description == "WIRE FROM ACME CORP REF 1182"
+    wrong = csv_text(text.replace("Total,,10.00", "Total,,12.00"))
+    assert any("stated total 12.00" in w for w in wrong.warnings)
+
+
 # --- pending, order --------------------------------------------------------------------------
 
 def test_pending_rows_are_excluded_and_counted() -> None:
     statement = corpus("gen_citi_pending.csv")
     assert statement.pending_excluded == 2
     assert not any("PENDING" in t.description for t in statement.transactions)
+
+
+def test_pending_printed_in_the_date_column() -> None:
+    statement = csv_text("Date,Description,Amount\n01/22/2024,A,-1.00\nPending,B,-2.00\n")
+    assert statement.pending_excluded == 1 and len(statement.transactions) == 1
+    assert not any("cannot be read" in w for w in statement.warnings)
 
 
 def test_same_day_newest_first_order_comes_from_the_balance_chain() -> None:

@@ -435,6 +435,7 @@ def _read_rows(body: list[list[str]], offset: int, reading: Reading, comma: bool
                summary: _Summary, source: str) -> _Read:
     read = _Read(rows=[])
     tokens: list[tuple[int, list[str], DateToken]] = []
+    footers: list[tuple[int, list[str], str]] = []
     pending_section = False
     last: list[str] | None = None
     for number, cells in enumerate(body, offset + 1):
@@ -447,25 +448,35 @@ def _read_rows(body: list[list[str]], offset: int, reading: Reading, comma: bool
                 pending_section = "not reflected" not in label
             elif label.startswith("posted"):
                 pending_section = False
+            elif last is not None and reading.description and any(
+                    i < len(cells) and cells[i] == filled[0] for i in reading.description):
+                first = reading.description[0]  # a wrapped description line
+                last[first] = f"{last[first]} {filled[0]}".strip()
             continue
         date_cell = cells[reading.date] if reading.date < len(cells) else ""
         token = tokenize_date(date_cell) if date_cell else None
         if token is None:
             money = _any_money(cells, reading, comma)
-            if money and date_cell:
+            label = " ".join(c for c in cells if c and not is_money(c, decimal_comma=comma))
+            if "pending" in date_cell.lower():
+                read.pending += 1  # some exports print "Pending" for the posting date
+            elif money and _FOOTER.search(label):
+                footers.append((number, cells, label))
+            elif money and date_cell:
                 read.warnings.append(f"line {number}: date {date_cell!r} cannot be read; "
                                      "the row is not counted")
             elif money:
                 read.warnings.append(f"line {number}: money without a date; not counted")
-            elif not date_cell and last is not None:
-                extra = " ".join(c for i, c in enumerate(cells) if i in reading.description
-                                 or (not reading.description and c))
-                if extra:
-                    last.append(extra)  # a wrapped description line
+            elif not date_cell and last is not None and reading.description:
+                extra = " ".join(cells[i] for i in reading.description if i < len(cells))
+                if extra.strip():  # a wrapped description line
+                    first = reading.description[0]
+                    last[first] = f"{last[first]} {extra.strip()}".strip()
             continue
         status = cells[reading.status].lower() if 0 <= reading.status < len(cells) else ""
         if pending_section or "pending" in status:
             read.pending += 1
+            last = None
             continue
         tokens.append((number, cells, token))
         last = cells
@@ -510,7 +521,36 @@ def _read_rows(body: list[list[str]], offset: int, reading: Reading, comma: bool
         read.rows.append(_Row(number, date, time, description, amount, balance))
     if read.pending:
         read.notes.append(f"{read.pending} pending row(s) left out")
+    _check_footers(read, footers, reading, comma)
     return read
+
+
+_FOOTER = re.compile(r"\b(total|totals|subtotal|sum)\b", re.I)
+
+
+def _check_footers(read: _Read, footers: list[tuple[int, list[str], str]], reading: Reading,
+                   comma: bool) -> None:
+    """`Total` rows below the table state sums: check them against the rows read."""
+    amounts = [r.amount for r in read.rows]
+    credits = sum((a for a in amounts if a > 0), ZERO)
+    debits = -sum((a for a in amounts if a < 0), ZERO)
+    for number, cells, _label in footers:
+        try:
+            if reading.amount >= 0:
+                stated = _money(cells, reading.amount, comma)
+                ok = stated is None or abs(stated) == abs(credits - debits)
+                found = credits - debits
+            else:
+                debit, credit = (_money(cells, reading.debit, comma),
+                                 _money(cells, reading.credit, comma))
+                ok = (debit is None or abs(debit) == debits) and (
+                    credit is None or abs(credit) == credits)
+                stated, found = debit if debit is not None else credit, debits
+        except ValueError:
+            ok, stated, found = False, None, credits - debits
+        if not ok:
+            read.warnings.append(f"line {number}: stated total {stated} does not match the "
+                                 f"rows read ({found})")
 
 
 def _any_money(cells: list[str], reading: Reading, comma: bool) -> bool:
