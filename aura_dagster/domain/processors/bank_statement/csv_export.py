@@ -134,7 +134,7 @@ def parse_statement_csv(text: str, *, source: str) -> Statement:
     body = table[start:]
 
     candidates: list[tuple[tuple[Reading, _Read, list[_Row]], Verdict]] = []
-    for reading, _strict in readings:
+    for reading in readings:
         read = _read_rows(body, start, reading, comma, summary, source)
         stated = stated_for(summary, read)
         for ordered in _orders(read.rows, reading):
@@ -293,7 +293,7 @@ def _generic_header(cells: list[str]) -> Reading | None:
 
 
 def _header_readings(table: list[list[str]], comma: bool
-                     ) -> tuple[int | None, list[tuple[Reading, bool]]]:
+                     ) -> tuple[int | None, list[Reading]]:
     for index, row in enumerate(table[:60]):
         if sum(1 for c in row if c) < 2 or any(is_date(c) for c in row):
             continue
@@ -311,9 +311,13 @@ def _header_readings(table: list[list[str]], comma: bool
 
 
 def _with_variants(readings: list[Reading], body: list[list[str]], comma: bool
-                   ) -> list[tuple[Reading, bool]]:
-    """Each reading, settled on its indicator, then sign variants only the chain may pick."""
-    out: list[tuple[Reading, bool]] = []
+                   ) -> list[Reading]:
+    """Each reading, settled on its indicator, then the re-signed / swapped variants.
+
+    A variant comes after the reading it varies, so it is kept only where the chain holds
+    under it and not under the reading itself (balance_chain.choose).
+    """
+    out: list[Reading] = []
     for reading in readings:
         values = _column_values(body, reading.amount, comma) if reading.amount >= 0 else []
         signed = any(v < 0 for v in values)
@@ -329,7 +333,7 @@ def _with_variants(readings: list[Reading], body: list[list[str]], comma: bool
             if variant.name.startswith("inferred") or index > 0:
                 kind = "headerless" if "headerless" in variant.name else "header"
                 variant = replace(variant, name=f"inferred:{kind}({variant.describe()})")
-            out.append((variant, index > 0))
+            out.append(variant)
     return out
 
 
@@ -364,7 +368,7 @@ def _flag_column(body: list[list[str]], reading: Reading) -> int:
 
 # --- readings from content ------------------------------------------------------------------
 
-def _headerless_readings(table: list[list[str]], comma: bool) -> list[tuple[Reading, bool]]:
+def _headerless_readings(table: list[list[str]], comma: bool) -> list[Reading]:
     # Rows without any date are headers we do not know, summaries or footers.
     rows = [r for r in table if sum(1 for c in r if c) >= 2 and any(is_date(c) for c in r)]
     if not rows:
