@@ -306,3 +306,12 @@ def test_a_reconciled_statement_is_confident() -> None:
 def test_every_known_layout_is_documented() -> None:
     docs = (Path(__file__).parents[2] / "docs" / "statement_layouts.md").read_text()
     assert all(f"`{layout.name}`" in docs for layout in known_layouts())
+
+
+def test_balance_factors_are_null_when_no_balance_is_stated() -> None:
+    result = _run("gen_us_bank.csv")  # signed amounts, no balance anywhere
+    assert result.factors["bank_average_daily_balance"] is None
+    assert result.factors["bank_lowest_daily_balance"] is None
+    assert result.factors["bank_negative_balance_days"] is None
+    assert result.factors["bank_balances_unknown_for"] == ["gen_us_bank.csv"]
+    assert result.factors["bank_total_withdrawals"] == D("1876.19")
