@@ -1,6 +1,6 @@
 """Money and dates as CSV exports print them, with the day/month order decided per file.
 
-Money: `$ £ €` and currency codes, thousands separators, parentheses, leading or
+Money: `$ £ €` and currency codes, thousands separators (`,` `.` `'`), parentheses, leading or
 trailing minus, `CR` / `DR` suffixes, and decimal commas (`1.234,56`) in files
 whose delimiter is `;`. Dates: ISO, `yyyymmdd`, `a/b/y` in either order (the whole
 column decides), month names (`12-Dec-2019`, `10 Feb 18`, `Jan 5, 2024`), 2-digit
@@ -18,6 +18,7 @@ from functools import lru_cache
 
 from aura_dagster.domain.money import to_cents
 
+_APOSTROPHE_THOUSANDS = re.compile(r"(?<=\d)['\u2019](?=\d{3}(?:\D|$))")
 _CURRENCY = re.compile(r"[$£€¥]|\b(?:USD|GBP|EUR|CAD|AUD|SGD|CHF|NZD)\b", re.IGNORECASE)
 
 
@@ -25,6 +26,7 @@ _CURRENCY = re.compile(r"[$£€¥]|\b(?:USD|GBP|EUR|CAD|AUD|SGD|CHF|NZD)\b", re
 def parse_money(text: str, *, decimal_comma: bool = False) -> Decimal:
     """A signed amount in cents. Raises ValueError when `text` is not money."""
     raw = _CURRENCY.sub("", text.strip()).replace(" ", "").replace("\u00a0", "")
+    raw = _APOSTROPHE_THOUSANDS.sub("", raw)  # Swiss 11'373.94
     if not raw:
         raise ValueError("empty amount")
     negative = False
