@@ -390,9 +390,7 @@ def _headerless_readings(table: list[list[str]], comma: bool) -> list[Reading]:
     flags = [i for i in range(width) if i not in money and i != date
              and {r[i].upper() for r in rows if r[i]} <= _FLAGS and any(r[i] for r in rows)]
     texts = [i for i in range(width) if i not in money and i != date and i not in flags]
-    description = max(texts, key=lambda i: sum(len(r[i]) for r in rows), default=-1)
-    base = Reading(name="inferred:headerless", date=date,
-                   description=(description,) if description >= 0 else (),
+    base = Reading(name="inferred:headerless", date=date, description=_descriptions(rows, texts),
                    indicator=flags[0] if flags else -1)
     inferred: list[Reading] = []
     if len(money) == 1:
@@ -411,6 +409,20 @@ def _headerless_readings(table: list[list[str]], comma: bool) -> list[Reading]:
     known = [layout.reading() for layout in headerless_layouts(width)]
     known = [r for r in known if _fits(r, rows, comma)]
     return _with_variants(known + inferred, rows, comma)
+
+
+def _descriptions(rows: list[list[str]], texts: list[int]) -> tuple[int, ...]:
+    """Text columns that say something: not one value throughout, not reference numbers."""
+    def says_something(index: int) -> bool:
+        values = [r[index] for r in rows if r[index]]
+        ids = sum(1 for v in values if " " not in v and re.search(r"\d", v))
+        return len(set(values)) > 1 and ids < 0.8 * len(values)
+
+    chosen = tuple(i for i in texts if says_something(i))
+    if chosen:
+        return chosen
+    longest = max(texts, key=lambda i: sum(len(r[i]) for r in rows), default=-1)
+    return (longest,) if longest >= 0 else ()
 
 
 def _nonzero(cell: str, comma: bool) -> bool:
