@@ -129,7 +129,8 @@ class BankStatementProcessor(BaseProcessor):
                           input_data={"document_id": doc.document_id, "name": doc.name},
                           output_data={k: summary[k] for k in (
                               "period_start", "period_end", "transaction_count",
-                              "opening_balance", "closing_balance")},
+                              "opening_balance", "closing_balance", "layout",
+                              "pending_excluded")},
                           duration_ms=elapsed_ms)
                 verdict = {True: "reconciles", False: "does_not_reconcile",
                            None: "cannot_be_judged"}[statement.reconciles]
@@ -140,7 +141,8 @@ class BankStatementProcessor(BaseProcessor):
                     "document_id": doc.document_id, **{k: summary[k] for k in (
                         "source", "period_start", "period_end", "opening_balance",
                         "closing_balance", "total_credits", "total_debits", "reconciles",
-                        "reconciliation_difference", "reconciliation_note")}},
+                        "reconciliation_difference", "reconciliation_note", "layout",
+                        "pending_excluded", "warnings")}},
                     source=doc.name, confidence_score=1.0 if statement.reconciles else 0.5)
         if not statements:
             raise StatementParseError("STATEMENT_NONE_READABLE",
