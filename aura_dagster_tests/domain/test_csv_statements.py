@@ -143,6 +143,24 @@ Date,Description,Amount,Balance
     assert any("01/0X/2024" in w and "not counted" in w for w in statement.warnings)
 
 
+def test_placeholder_amounts_are_a_typed_error_with_the_rows() -> None:
+    # bank2ynab's OCBC test file: every amount is an `X.XX` placeholder.
+    with pytest.raises(StatementParseError) as info:
+        csv_text("""
+Account details for:,FRANK Account XXX-XXXXXX-XXX
+Available Balance,"XXXXX.XX"
+Ledger Balance,"XXXXX.XX"
+
+Transaction History
+Transaction date,Value date,Description,Withdrawals (SGD),Deposits (SGD)
+18/04/2018,18/04/2018,DEBIT PURCHASE,X.XX,
+,,15/04/18  xx-XXXX PAYEE INFORMATION
+17/04/2018,17/04/2018,CASH WITHDRAWAL  ATM,XX.XX,
+""")
+    assert info.value.code == "STATEMENT_NO_TRANSACTIONS"
+    assert "X.XX" in str(info.value)
+
+
 def test_dates_mixing_both_orders_are_a_typed_error() -> None:
     with pytest.raises(StatementParseError) as info:
         csv_text("Date,Description,Amount\n13/01/2024,A,-1.00\n01/14/2024,B,-2.00\n")

@@ -151,7 +151,9 @@ def parse_statement_csv(text: str, *, source: str) -> Statement:
     if verdict.reconciles and any(r.balance is not None for r in ordered):
         _warn_if_order_ambiguous(read, ordered, verdict, stated_for(summary, read))
     if not ordered and (verdict.opening is None or verdict.closing is None):
-        raise StatementParseError("STATEMENT_NO_TRANSACTIONS", f"{source}: no transaction rows")
+        why = "; ".join(read.warnings[:3])
+        raise StatementParseError("STATEMENT_NO_TRANSACTIONS",
+                                  f"{source}: no transaction rows" + (f" ({why})" if why else ""))
     return _statement(source, reading, read, ordered, verdict, summary)
 
 
