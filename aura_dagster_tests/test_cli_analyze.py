@@ -36,7 +36,8 @@ def test_json_output(samples: dict[str, Path]) -> None:
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert set(data) == {"transactions", "opening_balance", "closing_balance", "total_credits",
-                         "total_debits", "reconciles", "factors"}
+                         "total_debits", "reconciles", "pending_excluded", "layout", "warnings",
+                         "statements", "factors"}
     assert data["opening_balance"] == 12000.0
     assert data["reconciles"] is False
     assert data["factors"]["bank_unreconciled_statement_count"] == 1
@@ -57,3 +58,19 @@ def test_errors_go_to_stderr_without_traceback(tmp_path: Path) -> None:
     assert broken.returncode != 0 and "CORRUPT_DOCUMENT" in broken.stderr
     for done in (missing, broken):
         assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_json_reports_layout_pending_and_warnings_per_statement() -> None:
+    fixtures = Path(__file__).parent / "fixtures" / "statements" / "csv"
+    done = _cli("--json", str(fixtures / "gen_citi_pending.csv"),
+                str(fixtures / "gen_broken_chain.csv"))
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["pending_excluded"] == 2
+    assert data["layout"] == "inferred:header(date=0,amount=2,balance=3), citi_csv"
+    assert data["warnings"][0].startswith("gen_broken_chain.csv: line 5")
+    by_source = {s["source"]: s for s in data["statements"]}
+    assert by_source["gen_citi_pending.csv"]["pending_excluded"] == 2
+    assert by_source["gen_citi_pending.csv"]["layout"] == "citi_csv"
+    assert by_source["gen_broken_chain.csv"]["warnings"]
+    assert data["reconciles"] is False

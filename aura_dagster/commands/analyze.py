@@ -26,11 +26,17 @@ def _load(paths: list[str]) -> list[Document]:
     return documents
 
 
+_STATEMENT_KEYS = ("source", "format", "layout", "period_start", "period_end",
+                   "transaction_count", "opening_balance", "closing_balance", "total_credits",
+                   "total_debits", "reconciles", "pending_excluded", "warnings")
+
+
 def _summary(output: dict[str, Any]) -> dict[str, Any]:
     """Totals over every statement; balances from the first and last statement in time."""
     statements = sorted(output["statements"], key=lambda s: (s["period_start"], s["period_end"]))
     verdicts = [s["reconciles"] for s in statements]
     reconciles = False if False in verdicts else (None if None in verdicts else True)
+    layouts = list(dict.fromkeys(str(s.get("layout")) for s in statements))
     return {
         "transactions": output["factors"]["bank_transaction_count"],
         "opening_balance": statements[0]["opening_balance"],
@@ -38,8 +44,26 @@ def _summary(output: dict[str, Any]) -> dict[str, Any]:
         "total_credits": output["factors"]["bank_total_deposits"],
         "total_debits": output["factors"]["bank_total_withdrawals"],
         "reconciles": reconciles,
+        "pending_excluded": sum(int(s.get("pending_excluded") or 0) for s in statements),
+        "layout": ", ".join(layouts),
+        "warnings": [f"{s['source']}: {w}" for s in statements for w in s.get("warnings") or []],
+        "statements": [{k: s.get(k) for k in _STATEMENT_KEYS} for s in statements],
         "factors": output["factors"],
     }
+
+
+def analyze(paths: list[str]) -> dict[str, Any]:
+    """The summary of `analyze --json` with Decimals kept. Raises OSError, AnalyzeError."""
+    documents = _load(paths)
+    result = BankStatementProcessor().execute(UnderwritingContext("local", "local"), documents)
+    if result.status is not ExecutionStatus.COMPLETED or result.skipped:
+        reason = result.error_message or result.decision_reason
+        raise AnalyzeError(f"{result.error_code or 'FAILED'}: {reason}")
+    return _summary(result.output) | {"_statements": result.output["statements"]}
+
+
+class AnalyzeError(Exception):
+    """The processor did not complete on these files."""
 
 
 def _money(value: float | None) -> str:
@@ -59,6 +83,10 @@ def _print_text(summary: dict[str, Any], output: dict[str, Any]) -> None:
     print(f"total credits    {_money(summary['total_credits'])}")
     print(f"total debits     {_money(summary['total_debits'])}")
     print(f"reconciles       {verdict[summary['reconciles']]}")
+    print(f"layout           {summary['layout']}")
+    print(f"pending excluded {summary['pending_excluded']}")
+    for warning in summary["warnings"]:
+        print(f"warning          {warning}")
     print("factors:")
     for name, value in summary["factors"].items():
         print(f"  {name} = {json.dumps(value)}")
@@ -67,20 +95,14 @@ def _print_text(summary: dict[str, Any], output: dict[str, Any]) -> None:
 def run(paths: list[str], *, as_json: bool) -> int:
     """Analyse the files; 0 on success, 1 when a file is missing or cannot be analysed."""
     try:
-        documents = _load(paths)
-    except OSError as exc:
+        summary = analyze(paths)
+    except (OSError, AnalyzeError) as exc:
         print(f"aura-dagster analyze: {exc}", file=sys.stderr)
         return 1
-    processor = BankStatementProcessor()
-    result = processor.execute(UnderwritingContext("local", "local"), documents)
-    if result.status is not ExecutionStatus.COMPLETED or result.skipped:
-        reason = result.error_message or result.decision_reason
-        print(f"aura-dagster analyze: {result.error_code or 'FAILED'}: {reason}", file=sys.stderr)
-        return 1
-    output = jsonable(result.output)
-    summary = _summary(output)
+    statements = summary.pop("_statements")
+    summary = jsonable(summary)
     if as_json:
         print(json.dumps(summary, indent=2))
     else:
-        _print_text(summary, output)
+        _print_text(summary, {"statements": jsonable(statements)})
     return 0

@@ -13,6 +13,7 @@ from aura_dagster.domain.processors.bank_statement import (
     analyze_statements,
 )
 from aura_dagster.domain.processors.base import ExecutionStatus, UnderwritingContext
+from aura_dagster.domain.validation import DEFAULT_AUTO_APPROVE_ABOVE
 from aura_dagster.sample_data.bank_statements import (
     render_csv_split,
     render_ofx_xml,
@@ -75,7 +76,9 @@ def test_unreconciled_statement_counts() -> None:
     result = BankStatementProcessor().execute(UW, docs)
     assert result.factors["bank_all_statements_reconcile"] is False
     assert result.factors["bank_unreconciled_statement_count"] == 1
-    assert result.confidence == 0.8
+    # Confidence follows reconciliation: below the review threshold, with the reason.
+    assert result.confidence is not None and result.confidence < DEFAULT_AUTO_APPROVE_ABOVE
+    assert any("does not reconcile" in r for r in result.output["review_reasons"])
     verdicts = [e.evidence_data["reconciles"] for e in result.evidence
                 if e.evidence_type == "statement_reconciliation"]
     assert verdicts == [True, True, False]

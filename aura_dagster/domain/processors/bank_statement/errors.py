@@ -7,4 +7,5 @@ from aura_dagster.domain.processors.base import PermanentProcessorError
 
 class StatementParseError(PermanentProcessorError):
     """Codes: STATEMENT_NO_TRANSACTIONS, STATEMENT_NO_DATES, STATEMENT_NO_COLUMNS,
-    STATEMENT_OFX_INVALID, STATEMENT_CONTENT_MISSING."""
+    STATEMENT_BAD_DATE (a date column mixing day-first and month-first),
+    STATEMENT_OFX_INVALID, STATEMENT_CONTENT_MISSING, STATEMENT_NONE_READABLE."""

@@ -36,6 +36,9 @@ transactions keeps the previous day's closing balance; several accounts are summ
 - bank_average_daily_balance (+_by_month): mean of the daily closing balances.
 - bank_lowest_daily_balance: the lowest daily closing balance.
 - bank_negative_balance_days (+_by_month): days on which an account closed below zero.
+- bank_balances_unknown_for: statements that state neither an opening nor a closing
+  balance (a CSV without a balance column); while one is present the balance factors
+  above are null (per month: empty), never computed from a guessed zero.
 
 Events (NSF = returned unpaid; overdraft = paid into negative). On one day, a fee line and
 a returned/overdraft item line describe one event: per day and kind, events = max(fee lines,
@@ -57,6 +60,9 @@ Reconciliation (opening + credits - debits == closing, per statement)
   not; None when none fails but at least one cannot be judged (OFX: no opening balance).
 - bank_unreconciled_statement_count: statements that do not reconcile.
 - bank_unjudged_statement_count: statements whose reconciliation cannot be judged.
+- bank_statement_warnings: "<file>: <warning>" for what a reviewer must know (balance
+  chain breaks, rows not counted, a date order or sign that could not be verified).
+- bank_pending_excluded: pending (not posted) rows left out of every figure.
 """
 
 from __future__ import annotations
@@ -151,6 +157,9 @@ def compute_factors(ledger: Ledger, rules: Rules) -> dict[str, Any]:
     for day in ledger.negative_days:
         negative_by_month[month_key(day)] += 1
     all_days = list(ledger.daily_balances.values())
+    unknown = ledger.balances_unknown
+    if unknown:  # null means unknown: no balance factor is built on a guessed zero
+        all_days, daily_by_month, negative_by_month = [], defaultdict(list), defaultdict(int)
     events = _events(ledger, rules)
 
     positions = find_positions(ledger.transactions, rules)
@@ -196,8 +205,10 @@ def compute_factors(ledger: Ledger, rules: Rules) -> dict[str, Any]:
         "bank_average_daily_balance_by_month": {
             m: to_cents(sum(v, ZERO) / len(v)) for m, v in sorted(daily_by_month.items())},
         "bank_lowest_daily_balance": min(all_days) if all_days else None,
-        "bank_negative_balance_days": len(ledger.negative_days),
-        "bank_negative_balance_days_by_month": _by_month(months, negative_by_month, 0),
+        "bank_negative_balance_days": None if unknown else len(ledger.negative_days),
+        "bank_negative_balance_days_by_month": {} if unknown
+        else _by_month(months, negative_by_month, 0),
+        "bank_balances_unknown_for": unknown,
         "bank_nsf_count": sum(events["nsf"].values()),
         "bank_nsf_count_by_month": _by_month(months, events["nsf"], 0),
         "bank_overdraft_count": sum(events["overdraft"].values()),
@@ -213,6 +224,9 @@ def compute_factors(ledger: Ledger, rules: Rules) -> dict[str, Any]:
         "bank_all_statements_reconcile": all_reconcile,
         "bank_unreconciled_statement_count": unreconciled,
         "bank_unjudged_statement_count": unjudged,
+        "bank_statement_warnings": [f"{s.source}: {w}" for s in ledger.statements
+                                    for w in s.warnings],
+        "bank_pending_excluded": sum(s.pending_excluded for s in ledger.statements),
     }
 
 

@@ -24,6 +24,13 @@ class Ledger:
     negative_days: set[dt.date]
 
     @property
+    def balances_unknown(self) -> list[str]:
+        """Statements stating neither an opening nor a closing balance: the daily balances
+        built on them would start from a made-up zero."""
+        return [s.source for s in self.statements
+                if s.opening_balance is None and s.closing_balance is None]
+
+    @property
     def months(self) -> list[str]:
         return sorted({month_key(day) for day in self.daily_balances})
 

@@ -69,6 +69,10 @@ class Statement:
     layout: str | None = None
     pending_excluded: int = 0  # pending (not posted) rows left out of `transactions`
     warnings: list[str] = field(default_factory=list)  # what a reviewer should know
+    # The balance chain's verdict where the parser judged one (balance_chain.judge): it
+    # also sees breaks that cancel out in opening + credits - debits - closing. None: the
+    # parser did not judge, the opening / closing difference decides.
+    chain_verdict: bool | None = None
 
     @property
     def total_credits(self) -> Decimal:
@@ -90,12 +94,18 @@ class Statement:
     @property
     def reconciles(self) -> bool | None:
         """True / False when judged; None when the statement has no opening or closing balance."""
+        if self.chain_verdict is not None:
+            return self.chain_verdict
         difference = self.reconciliation_difference
         return None if difference is None else difference == 0
 
     @property
     def reconciliation_note(self) -> str:
         difference = self.reconciliation_difference
+        if self.chain_verdict is False and not difference:
+            return "the running balance or the stated totals do not follow the rows (see warnings)"
+        if self.chain_verdict is True and difference is None:
+            return "every printed running balance follows from the rows"
         if difference is None:
             missing = "opening" if self.opening_balance is None else "closing"
             return (f"cannot be judged: the {self.format.upper()} file carries no {missing} "
@@ -126,7 +136,7 @@ class Statement:
             "reconciliation_difference": self.reconciliation_difference,
             "reconciliation_note": self.reconciliation_note, "notes": list(self.notes),
             "layout": self.layout, "pending_excluded": self.pending_excluded,
-            "warnings": list(self.warnings),
+            "warnings": list(self.warnings), "chain_verdict": self.chain_verdict,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -151,7 +161,8 @@ class Statement:
                    page_count=int(data.get("page_count") or 1),
                    notes=list(data.get("notes") or []), layout=data.get("layout"),
                    pending_excluded=int(data.get("pending_excluded") or 0),
-                   warnings=list(data.get("warnings") or []))
+                   warnings=list(data.get("warnings") or []),
+                   chain_verdict=data.get("chain_verdict"))
 
 
 def as_money(value: Decimal | int | float | str) -> Decimal:

@@ -46,6 +46,33 @@ def analyze_statements(statements: Sequence[Statement],
     }
 
 
+# Below every sane auto-approve threshold (validation.DEFAULT_AUTO_APPROVE_ABOVE is 0.70):
+# a statement whose numbers are not confirmed must be looked at by a person.
+UNCONFIRMED_CONFIDENCE = 0.3
+
+
+def statement_confidence(statements: Sequence[Statement]) -> tuple[float, list[str]]:
+    """The processor's confidence and, when it is low, why.
+
+    Confidence follows reconciliation: a statement that does not reconcile, or that was
+    read with warnings (rows not counted, an order or a sign that could not be
+    verified), gives UNCONFIRMED_CONFIDENCE so the review gate parks the case. Statements
+    that cannot be judged (no stated balances) give 0.8; all reconciled give 1.0.
+    """
+    reasons: list[str] = []
+    for statement in statements:
+        if statement.reconciles is False:
+            reasons.append(f"{statement.source}: does not reconcile ("
+                           f"{statement.reconciliation_note})")
+        for warning in statement.warnings:
+            reasons.append(f"{statement.source}: {warning}")
+    if reasons:
+        return UNCONFIRMED_CONFIDENCE, reasons
+    if all(s.reconciles is True for s in statements):
+        return 1.0, []
+    return 0.8, []
+
+
 class BankStatementProcessor(BaseProcessor):
     PROCESSOR_ID: ClassVar[str] = "p_bank_statement"
     VERSION: ClassVar[str] = "1.0.0"
@@ -102,7 +129,8 @@ class BankStatementProcessor(BaseProcessor):
                           input_data={"document_id": doc.document_id, "name": doc.name},
                           output_data={k: summary[k] for k in (
                               "period_start", "period_end", "transaction_count",
-                              "opening_balance", "closing_balance")},
+                              "opening_balance", "closing_balance", "layout",
+                              "pending_excluded")},
                           duration_ms=elapsed_ms)
                 verdict = {True: "reconciles", False: "does_not_reconcile",
                            None: "cannot_be_judged"}[statement.reconciles]
@@ -113,7 +141,8 @@ class BankStatementProcessor(BaseProcessor):
                     "document_id": doc.document_id, **{k: summary[k] for k in (
                         "source", "period_start", "period_end", "opening_balance",
                         "closing_balance", "total_credits", "total_debits", "reconciles",
-                        "reconciliation_difference", "reconciliation_note")}},
+                        "reconciliation_difference", "reconciliation_note", "layout",
+                        "pending_excluded", "warnings")}},
                     source=doc.name, confidence_score=1.0 if statement.reconciles else 0.5)
         if not statements:
             raise StatementParseError("STATEMENT_NONE_READABLE",
@@ -124,7 +153,11 @@ class BankStatementProcessor(BaseProcessor):
         _record_stacking(ctx, output["factors"])
         rate = int(ctx.config.get("cost_cents_per_page", 0))
         factors = output["factors"]
-        confidence = 1.0 if factors["bank_all_statements_reconcile"] else 0.8
+        confidence, reasons = statement_confidence(statements)
+        output["review_reasons"] = reasons
+        if reasons:
+            ctx.trace("statement_confidence", f"{confidence:.2f}", "; ".join(reasons),
+                      output_data={"reasons": reasons})
         return ProcessOutcome(output=output, factors=factors, cost_cents=pages * rate,
                               confidence=confidence)
 
