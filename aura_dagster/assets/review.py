@@ -18,6 +18,7 @@ from dagster import (
     asset_check,
 )
 
+from aura_dagster.assets.documents import partition_metadata
 from aura_dagster.domain.events import ProcessingCompleted
 from aura_dagster.domain.validation import (
     DEFAULT_AUTO_APPROVE_ABOVE,
@@ -123,7 +124,9 @@ def underwriting_review(context: AssetExecutionContext, config: ReviewConfig,
                         + "\n- ".join(decision.reasons))
     else:
         status = "auto_approved"
-    context.add_output_metadata({"status": status, "reasons": list(decision.reasons)})
+    context.add_output_metadata({"status": status, "reasons": list(decision.reasons),
+                                 **partition_metadata(organization_id, row and row.get(
+                                     "business_name"))})
     return pd.DataFrame([{
         "underwriting_id": underwriting_id, "organization_id": organization_id,
         "status": status, "reasons": json.dumps(list(decision.reasons)),
@@ -157,7 +160,7 @@ def processing_completed(context: AssetExecutionContext, store: StoreResource,
         executions=processor_executions.where(pd.notna(processor_executions), None)
         .to_dict("records"))
     message_id = pubsub.publish_completed(ProcessingCompleted.model_validate(event))
-    store.open().underwritings.set_status(underwriting_id, "completed")
+    store.open().underwritings.record_completion(underwriting_id, event["status"])
     summary = event["summary"]
     notifier.notify(f"Processing completed: {underwriting_id}",
                     json.dumps(summary, indent=2))
