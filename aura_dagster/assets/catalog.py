@@ -18,6 +18,7 @@ from dagster import (
     AssetsDefinition,
     AssetSpec,
     CodeReferencesMetadataValue,
+    EnvVar,
     LocalFileCodeReference,
     TableColumn,
     TableSchema,
@@ -159,8 +160,9 @@ INTERNAL_DEPS: dict[str, tuple[str, ...]] = {
 
 
 def _url_kind(url: Any) -> str:
-    text = str(url) if isinstance(url, str) else ""
-    return "sqlite" if text.startswith("sqlite") else "postgres"
+    if isinstance(url, EnvVar) or not isinstance(url, str):
+        return "postgres"  # production reads its URL at run time: PostgreSQL there
+    return "sqlite" if url.startswith("sqlite") else "postgres"
 
 
 def storage_kinds(resources: Mapping[str, Any]) -> dict[str, str]:

@@ -147,6 +147,8 @@ def processing_completed(context: AssetExecutionContext, store: StoreResource,
     underwriting_id = context.partition_key
     review = underwriting_review.iloc[0]
     organization_id = str(review["organization_id"])
+    case = store.open().underwritings.get_underwriting(underwriting_id) or {}
+    context.add_output_metadata(partition_metadata(organization_id, case.get("business_name")))
     if review["status"] == "awaiting_review":
         context.log.info(f"{underwriting_id} awaits review: processing.completed is held")
         context.add_output_metadata({"published": False, "reason": "awaiting_review"})
