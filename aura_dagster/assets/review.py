@@ -48,11 +48,16 @@ def completed_processors(executions: pd.DataFrame) -> list[str]:
     return sorted(done["processor"].tolist())
 
 
-def _check_result(check: FactorCheck, severity: AssetCheckSeverity) -> AssetCheckResult:
+def _check_result(check: FactorCheck, severity: AssetCheckSeverity,
+                  context: AssetCheckExecutionContext) -> AssetCheckResult:
+    # Partitioned checks: the UI's check list sums up every partition while "latest
+    # execution" is whichever partition ran last, so each result names its partition.
+    partition = context.partition_key if context.has_partition_key else ""
     return AssetCheckResult(
         passed=check.passed, severity=severity,
-        description=check.description,
-        metadata={"failures": MetadataValue.json(list(check.failures))})
+        description=f"{partition}: {check.description}" if partition else check.description,
+        metadata={"failures": MetadataValue.json(list(check.failures)),
+                  "underwriting_id": partition})
 
 
 _executions_in = {"processor_executions": AssetIn("processor_executions")}
@@ -66,7 +71,7 @@ def required_factors_present(context: AssetCheckExecutionContext,
                              processor_executions: pd.DataFrame) -> AssetCheckResult:
     check = check_required_factors(factor_values(underwriting_factors),
                                    completed_processors(processor_executions))
-    return _check_result(check, AssetCheckSeverity.ERROR)
+    return _check_result(check, AssetCheckSeverity.ERROR, context)
 
 
 @asset_check(asset="underwriting_factors", partitions_def=underwriting_partitions,
@@ -74,7 +79,7 @@ def required_factors_present(context: AssetCheckExecutionContext,
 def factor_values_in_range(context: AssetCheckExecutionContext,
                            underwriting_factors: pd.DataFrame) -> AssetCheckResult:
     return _check_result(check_factor_ranges(factor_values(underwriting_factors)),
-                         AssetCheckSeverity.ERROR)
+                         AssetCheckSeverity.ERROR, context)
 
 
 @asset_check(asset="underwriting_factors", partitions_def=underwriting_partitions,
@@ -82,7 +87,7 @@ def factor_values_in_range(context: AssetCheckExecutionContext,
 def statements_reconcile(context: AssetCheckExecutionContext,
                          underwriting_factors: pd.DataFrame) -> AssetCheckResult:
     return _check_result(check_statements_reconcile(factor_values(underwriting_factors)),
-                         AssetCheckSeverity.WARN)
+                         AssetCheckSeverity.WARN, context)
 
 
 class ReviewConfig(Config):
