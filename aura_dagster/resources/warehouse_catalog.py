@@ -45,7 +45,8 @@ class RowCountingBigQueryPandasTypeHandler(BigQueryPandasTypeHandler):
     def handle_output(self, context: OutputContext, table_slice: TableSlice,
                       obj: pd.DataFrame, connection: Any) -> Any:
         result = super().handle_output(context, table_slice, obj, connection)
-        context.add_output_metadata(row_count_metadata(obj.shape[0]))
+        if context.has_partition_key:  # the base handler gives only partition_row_count then
+            context.add_output_metadata({"dagster/row_count": obj.shape[0]})
         return result
 
 
