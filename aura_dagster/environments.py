@@ -20,7 +20,6 @@ from aura_dagster.resources.processors import ProcessorsResource
 from aura_dagster.resources.pubsub import PubSubResource
 from aura_dagster.resources.store import StoreResource
 from aura_dagster.resources.warehouse import SqlWarehouseIOManager
-from aura_dagster.resources.warehouse_catalog import BigQueryWarehouseIOManager
 
 EMBEDDED = "embedded"
 PRODUCTION = "production"
@@ -81,6 +80,8 @@ def embedded_resources() -> dict[str, Any]:
 def production_resources() -> dict[str, Any]:
     warehouse: Any
     if os.environ.get("AURA_WAREHOUSE", "postgres") == "bigquery":
+        from aura_dagster.resources.bigquery_warehouse import BigQueryWarehouseIOManager
+
         warehouse = BigQueryWarehouseIOManager(project=EnvVar("GCP_PROJECT"),
                                                dataset=EnvVar("AURA_BIGQUERY_DATASET"))
     else:

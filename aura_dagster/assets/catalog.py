@@ -12,6 +12,7 @@ import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from dagster import (
     AssetKey,
@@ -24,7 +25,6 @@ from dagster import (
     TableSchema,
     with_source_code_references,
 )
-from dagster_gcp_pandas import BigQueryPandasIOManager
 
 from aura_dagster.domain.factor_dictionary import FactorEntry, factor_dictionary
 
@@ -168,7 +168,8 @@ def _url_kind(url: Any) -> str:
 def storage_kinds(resources: Mapping[str, Any]) -> dict[str, str]:
     """Which system holds each layer, from the resources in use."""
     warehouse = resources.get("warehouse_io_manager")
-    if isinstance(warehouse, BigQueryPandasIOManager):
+    # By class name: importing dagster-gcp-pandas only to compare would slow every load.
+    if any(c.__name__ == "BigQueryPandasIOManager" for c in type(warehouse).__mro__):
         warehouse_kind = "bigquery"
     else:
         warehouse_kind = _url_kind(getattr(warehouse, "url", ""))
@@ -229,4 +230,5 @@ def _reference(function: Any) -> CodeReferencesMetadataValue:
 def asset_page(key: str, partition: str | None = None) -> str:
     """The Dagster UI path of an asset (and partition): a link in materialization metadata."""
     path = "/assets/" + "/".join(AssetKey.from_user_string(key).path)
-    return path + (f"?view=partitions&partition={partition}" if partition else "")
+    return path + (f"?view=partitions&partition={quote(partition, safe='')}" if partition
+                   else "")

@@ -1,17 +1,10 @@
-"""Warehouse pieces the catalog needs: row counts on every materialization (SQL and
-BigQuery alike) and new frame columns added to an existing SQL table."""
+"""Warehouse pieces the catalog needs: row counts on every materialization and new frame
+columns added to an existing SQL table (the BigQuery side is in `bigquery_warehouse.py`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import pandas as pd
 import sqlalchemy as sa
-from dagster import OutputContext
-from dagster._core.storage.db_io_manager import DbTypeHandler, TableSlice
-from dagster_gcp_pandas import BigQueryPandasIOManager
-from dagster_gcp_pandas.bigquery.bigquery_pandas_type_handler import BigQueryPandasTypeHandler
 
 
 def row_count_metadata(rows: int) -> dict[str, int]:
@@ -39,20 +32,3 @@ def add_missing_columns(conn: sa.Connection, table: str, schema: str | None,
         conn.execute(sa.text(f"ALTER TABLE {target} ADD COLUMN {preparer.quote(name)} "
                              f"{column_type}"))
     return missing
-
-
-class RowCountingBigQueryPandasTypeHandler(BigQueryPandasTypeHandler):
-    def handle_output(self, context: OutputContext, table_slice: TableSlice,
-                      obj: pd.DataFrame, connection: Any) -> Any:
-        result = super().handle_output(context, table_slice, obj, connection)
-        if context.has_partition_key:  # the base handler gives only partition_row_count then
-            context.add_output_metadata({"dagster/row_count": obj.shape[0]})
-        return result
-
-
-class BigQueryWarehouseIOManager(BigQueryPandasIOManager):
-    """dagster-gcp-pandas' BigQuery IO manager, plus `dagster/row_count` like the SQL one."""
-
-    @staticmethod
-    def type_handlers() -> Sequence[DbTypeHandler]:
-        return [RowCountingBigQueryPandasTypeHandler()]

@@ -20,11 +20,11 @@ from dagster import (
 from dagster._core.storage.db_io_manager import TableSlice
 
 from aura_dagster.environments import production_resources
-from aura_dagster.resources.warehouse import SqlWarehouseIOManager
-from aura_dagster.resources.warehouse_catalog import (
+from aura_dagster.resources.bigquery_warehouse import (
     BigQueryWarehouseIOManager,
     RowCountingBigQueryPandasTypeHandler,
 )
+from aura_dagster.resources.warehouse import SqlWarehouseIOManager
 
 PARTITIONS = DynamicPartitionsDefinition(name="underwriting")
 
