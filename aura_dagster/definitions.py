@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dagster import Definitions
 
+from aura_dagster.assets.catalog import catalog_assets
+from aura_dagster.assets.documents import documents_materialization, underwriting_documents
+from aura_dagster.assets.factor_matrix import underwriting_factor_matrix
 from aura_dagster.assets.jobs import process_underwriting_job, resume_after_review_job
 from aura_dagster.assets.processing import build_processing_asset
 from aura_dagster.assets.review import (
@@ -22,12 +25,16 @@ underwriting_processing = build_processing_asset(catalog_pools())
 
 
 def build_definitions(resources: dict | None = None) -> Definitions:
+    resources = resources if resources is not None else resources_for()
     return Definitions(
-        assets=[underwriting_processing, underwriting_review, processing_completed],
+        assets=catalog_assets(
+            [underwriting_documents, underwriting_processing, underwriting_factor_matrix,
+             underwriting_review, processing_completed], resources,
+            spec_sources={"underwriting_documents": documents_materialization}),
         asset_checks=[required_factors_present, factor_values_in_range, statements_reconcile],
         jobs=[process_underwriting_job, resume_after_review_job],
         sensors=[underwriting_created_sensor, *run_status_sensors],
-        resources=resources if resources is not None else resources_for(),
+        resources=resources,
     )
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from dagster import EnvVar
-from dagster_gcp_pandas import BigQueryPandasIOManager
 
 from aura_dagster.resources.documents import DocumentSourceResource
 from aura_dagster.resources.notifier import NotifierResource
@@ -81,8 +80,10 @@ def embedded_resources() -> dict[str, Any]:
 def production_resources() -> dict[str, Any]:
     warehouse: Any
     if os.environ.get("AURA_WAREHOUSE", "postgres") == "bigquery":
-        warehouse = BigQueryPandasIOManager(project=EnvVar("GCP_PROJECT"),
-                                            dataset=EnvVar("AURA_BIGQUERY_DATASET"))
+        from aura_dagster.resources.bigquery_warehouse import BigQueryWarehouseIOManager
+
+        warehouse = BigQueryWarehouseIOManager(project=EnvVar("GCP_PROJECT"),
+                                               dataset=EnvVar("AURA_BIGQUERY_DATASET"))
     else:
         warehouse = SqlWarehouseIOManager(url=EnvVar("AURA_DATABASE_URL"),
                                           schema_name="warehouse")

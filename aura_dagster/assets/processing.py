@@ -31,6 +31,8 @@ from dagster import (
     op,
 )
 
+from aura_dagster.assets.documents import documents_materialization
+from aura_dagster.assets.provenance import execution_catalog_metadata, factor_catalog_metadata
 from aura_dagster.domain.money import jsonable
 from aura_dagster.partitions import underwriting_partitions
 from aura_dagster.resources.documents import DocumentSourceResource
@@ -92,6 +94,7 @@ def load_underwriting(context: OpExecutionContext, store: StoreResource,
         # Retrying cannot help an unknown id: fail the step at once with the reason.
         raise Failure(description=str(exc), allow_retries=False) from exc
     repos.underwritings.set_status(underwriting_id, "processing")
+    context.log_event(documents_materialization(case))  # lineage starts at the documents
     context.add_output_metadata({
         "organization_id": case.organization_id,
         "documents": MetadataValue.md(_documents_table(case)),
@@ -154,10 +157,11 @@ def build_processing_asset(processors_pools: tuple[str, ...]) -> Any:
         rows = consolidate_factors(stores, case, summaries, processors.lookup)
         executions = pd.DataFrame([{**s.as_row(), "underwriting_id": case.underwriting_id,
                                     "organization_id": case.organization_id,
-                                    "run_id": context.run_id} for s in summaries],
+                                    "materialized_run_id": context.run_id} for s in summaries],
                                   columns=EXECUTION_COLUMNS).astype(EXECUTION_DTYPES)
         factors = factors_frame(rows)
         yield Output(executions, "processor_executions", metadata={
+            **execution_catalog_metadata(case, summaries),
             "execution_ids": [s.execution_id for s in summaries],
             "processor_versions": {s.processor_id: s.processor_version for s in summaries},
             "payload_hashes": {s.processor_id: s.payload_hash for s in summaries},
@@ -173,6 +177,7 @@ def build_processing_asset(processors_pools: tuple[str, ...]) -> Any:
             "factors_by_processor": factors.groupby("processor").size().to_dict()
             if len(factors) else {},
             "execution_ids": sorted({r["execution_id"] for r in rows}),
+            **factor_catalog_metadata(case, rows),
         })
 
     @graph_multi_asset(
@@ -204,8 +209,10 @@ def build_processing_asset(processors_pools: tuple[str, ...]) -> Any:
     return underwriting_processing
 
 
+# computed_run_id: the run that computed the execution; materialized_run_id: this run.
 EXECUTION_COLUMNS = [
-    "underwriting_id", "organization_id", "run_id", "processor", "underwriting_processor_id",
+    "underwriting_id", "organization_id", "computed_run_id", "materialized_run_id",
+    "processor", "underwriting_processor_id",
     "execution_id", "status", "reused", "skipped", "payload_hash", "processor_version",
     "document_revision_ids", "execution_time_s", "cost_cents", "confidence", "error_code",
     "error_message", "error_class", "attempt",
@@ -214,7 +221,7 @@ EXECUTION_DTYPES = {"execution_time_s": "float64", "confidence": "float64",
                     "cost_cents": "int64", "attempt": "int64", "reused": "bool", "skipped": "bool"}
 FACTOR_COLUMNS = [
     "underwriting_id", "organization_id", "factor_name", "value_json", "value_numeric",
-    "processor", "execution_id", "computed_at",
+    "processor", "execution_id", "processor_version", "document_revision_ids", "computed_at",
 ]
 
 
@@ -233,6 +240,8 @@ def factors_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         "value_numeric": numeric(jsonable(r["value"])),
         "processor": r["processor"],
         "execution_id": r["execution_id"],
+        "processor_version": r.get("processor_version"),
+        "document_revision_ids": ",".join(r.get("document_revision_ids") or ()),
         "computed_at": pd.Timestamp(r["computed_at"]),
     } for r in rows], columns=FACTOR_COLUMNS)
     # Fixed dtypes: the first partition written decides the warehouse column types.

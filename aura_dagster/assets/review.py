@@ -18,6 +18,7 @@ from dagster import (
     asset_check,
 )
 
+from aura_dagster.assets.documents import partition_metadata
 from aura_dagster.domain.events import ProcessingCompleted
 from aura_dagster.domain.validation import (
     DEFAULT_AUTO_APPROVE_ABOVE,
@@ -47,11 +48,16 @@ def completed_processors(executions: pd.DataFrame) -> list[str]:
     return sorted(done["processor"].tolist())
 
 
-def _check_result(check: FactorCheck, severity: AssetCheckSeverity) -> AssetCheckResult:
+def _check_result(check: FactorCheck, severity: AssetCheckSeverity,
+                  context: AssetCheckExecutionContext) -> AssetCheckResult:
+    # Partitioned checks: the UI's check list sums up every partition while "latest
+    # execution" is whichever partition ran last, so each result names its partition.
+    partition = context.partition_key if context.has_partition_key else ""
     return AssetCheckResult(
         passed=check.passed, severity=severity,
-        description=check.description,
-        metadata={"failures": MetadataValue.json(list(check.failures))})
+        description=f"{partition}: {check.description}" if partition else check.description,
+        metadata={"failures": MetadataValue.json(list(check.failures)),
+                  "underwriting_id": partition})
 
 
 _executions_in = {"processor_executions": AssetIn("processor_executions")}
@@ -65,7 +71,7 @@ def required_factors_present(context: AssetCheckExecutionContext,
                              processor_executions: pd.DataFrame) -> AssetCheckResult:
     check = check_required_factors(factor_values(underwriting_factors),
                                    completed_processors(processor_executions))
-    return _check_result(check, AssetCheckSeverity.ERROR)
+    return _check_result(check, AssetCheckSeverity.ERROR, context)
 
 
 @asset_check(asset="underwriting_factors", partitions_def=underwriting_partitions,
@@ -73,7 +79,7 @@ def required_factors_present(context: AssetCheckExecutionContext,
 def factor_values_in_range(context: AssetCheckExecutionContext,
                            underwriting_factors: pd.DataFrame) -> AssetCheckResult:
     return _check_result(check_factor_ranges(factor_values(underwriting_factors)),
-                         AssetCheckSeverity.ERROR)
+                         AssetCheckSeverity.ERROR, context)
 
 
 @asset_check(asset="underwriting_factors", partitions_def=underwriting_partitions,
@@ -81,7 +87,7 @@ def factor_values_in_range(context: AssetCheckExecutionContext,
 def statements_reconcile(context: AssetCheckExecutionContext,
                          underwriting_factors: pd.DataFrame) -> AssetCheckResult:
     return _check_result(check_statements_reconcile(factor_values(underwriting_factors)),
-                         AssetCheckSeverity.WARN)
+                         AssetCheckSeverity.WARN, context)
 
 
 class ReviewConfig(Config):
@@ -125,7 +131,9 @@ def underwriting_review(context: AssetExecutionContext, config: ReviewConfig,
                         + "\n- ".join(decision.reasons))
     else:
         status = "auto_approved"
-    context.add_output_metadata({"status": status, "reasons": list(decision.reasons)})
+    context.add_output_metadata({"status": status, "reasons": list(decision.reasons),
+                                 **partition_metadata(organization_id, row and row.get(
+                                     "business_name"))})
     return pd.DataFrame([{
         "underwriting_id": underwriting_id, "organization_id": organization_id,
         "status": status, "reasons": json.dumps(list(decision.reasons)),
@@ -146,6 +154,8 @@ def processing_completed(context: AssetExecutionContext, store: StoreResource,
     underwriting_id = context.partition_key
     review = underwriting_review.iloc[0]
     organization_id = str(review["organization_id"])
+    case = store.open().underwritings.get_underwriting(underwriting_id) or {}
+    context.add_output_metadata(partition_metadata(organization_id, case.get("business_name")))
     if review["status"] == "awaiting_review":
         context.log.info(f"{underwriting_id} awaits review: processing.completed is held")
         context.add_output_metadata({"published": False, "reason": "awaiting_review"})
@@ -159,7 +169,7 @@ def processing_completed(context: AssetExecutionContext, store: StoreResource,
         executions=processor_executions.where(pd.notna(processor_executions), None)
         .to_dict("records"))
     message_id = pubsub.publish_completed(ProcessingCompleted.model_validate(event))
-    store.open().underwritings.set_status(underwriting_id, "completed")
+    store.open().underwritings.record_completion(underwriting_id, event["status"])
     summary = event["summary"]
     notifier.notify(f"Processing completed: {underwriting_id}",
                     json.dumps(summary, indent=2))

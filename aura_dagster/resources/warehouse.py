@@ -14,6 +14,8 @@ import pandas as pd
 import sqlalchemy as sa
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
+from aura_dagster.resources.warehouse_catalog import add_missing_columns, row_count_metadata
+
 PARTITION_COLUMN = "underwriting_id"
 
 
@@ -57,7 +59,8 @@ class SqlWarehouseIOManager(ConfigurableIOManager):
                 if "already exists" not in str(exc) or attempt == 2:
                     raise
         context.add_output_metadata({"warehouse_table": ".".join(
-            p for p in (self.schema_name, table) if p), "rows": len(frame)})
+            p for p in (self.schema_name, table) if p), "rows": len(frame),
+            **row_count_metadata(len(frame))})
 
     def _replace_partition(self, table: str, keys: list[str], frame: pd.DataFrame) -> None:
         with _engine(self.url).begin() as conn:
@@ -67,6 +70,7 @@ class SqlWarehouseIOManager(ConfigurableIOManager):
                 tbl = sa.Table(table, sa.MetaData(), schema=self.schema_name,
                                autoload_with=conn)
                 conn.execute(tbl.delete().where(tbl.c[PARTITION_COLUMN].in_(keys)))
+                add_missing_columns(conn, table, self.schema_name, frame)
             if not frame.empty or not inspector.has_table(table, schema=self.schema_name):
                 frame.to_sql(table, conn, schema=self.schema_name, if_exists="append",
                              index=False)

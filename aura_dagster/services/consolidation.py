@@ -32,6 +32,8 @@ def consolidate_factors(store: Any, case: CaseFile, summaries: Sequence[Executio
             continue
         factors = processor_cls.consolidate([e["output"] for e in outputs])
         latest = max(outputs, key=lambda e: str(e.get("completed_at") or ""))
+        # Every active execution's documents fed the merged factors.
+        revisions = sorted({r for e in outputs for r in e.get("document_revision_ids") or ()})
         for name, value in sorted(factors.items()):
             rows.append({
                 "underwriting_id": case.underwriting_id,
@@ -40,6 +42,8 @@ def consolidate_factors(store: Any, case: CaseFile, summaries: Sequence[Executio
                 "value": value,
                 "processor": summary.processor_id,
                 "execution_id": str(latest["id"]),
+                "processor_version": latest.get("processor_version"),
+                "document_revision_ids": revisions,
                 "computed_at": computed_at,
             })
     store.factors.replace_factors(case.underwriting_id, case.organization_id, rows)

@@ -53,6 +53,7 @@ class ExecutionSummary:
     error_class: ErrorClass | None = None
     attempt: int = 1
     factors_delta: dict[str, Any] = field(default_factory=dict)
+    computed_run_id: str | None = None  # the Dagster run that ran it (a reuse keeps the first)
 
     @property
     def retryable(self) -> bool:
@@ -76,6 +77,7 @@ class ExecutionSummary:
             "error_message": self.error_message,
             "error_class": self.error_class.value if self.error_class else None,
             "attempt": self.attempt,
+            "computed_run_id": self.computed_run_id,
         }
 
 
@@ -101,7 +103,7 @@ def plan_processors(store: Any, case: CaseFile) -> list[ProcessorPlan]:
 
 def _summary(plan: ProcessorPlan, processor: BaseProcessor, execution: dict[str, Any], *,
              reused: bool, result: ProcessorResult | None = None, attempt: int = 1,
-             revisions: tuple[str, ...] = ()) -> ExecutionSummary:
+             revisions: tuple[str, ...] = (), run_id: str | None = None) -> ExecutionSummary:
     output = execution.get("output") or {}
     if result is not None:
         return ExecutionSummary(
@@ -112,7 +114,8 @@ def _summary(plan: ProcessorPlan, processor: BaseProcessor, execution: dict[str,
             document_revision_ids=revisions, execution_time=result.execution_time,
             cost_cents=result.cost_cents, confidence=result.confidence, skipped=result.skipped,
             error_code=result.error_code, error_message=result.error_message,
-            error_class=result.error_class, attempt=attempt, factors_delta=result.factors)
+            error_class=result.error_class, attempt=attempt, factors_delta=result.factors,
+            computed_run_id=run_id)
     return ExecutionSummary(
         processor_id=plan.processor_id, underwriting_processor_id=plan.underwriting_processor_id,
         execution_id=str(execution["id"]), status=ExecutionStatus(execution["status"]),
@@ -120,7 +123,8 @@ def _summary(plan: ProcessorPlan, processor: BaseProcessor, execution: dict[str,
         document_revision_ids=tuple(execution.get("document_revision_ids") or ()),
         cost_cents=0, confidence=execution.get("confidence"),
         skipped=bool(output.get("skipped")), attempt=attempt,
-        factors_delta=execution.get("factors_delta") or {})
+        factors_delta=execution.get("factors_delta") or {},
+        computed_run_id=execution.get("run_id"))
 
 
 def run_processor(store: Any, processor: BaseProcessor, case: CaseFile, plan: ProcessorPlan, *,
@@ -201,4 +205,4 @@ def run_processor(store: Any, processor: BaseProcessor, case: CaseFile, plan: Pr
                                   underwriting_id=case.underwriting_id,
                                   execution_id=execution_id)
     return _summary(plan, processor, {"payload_hash": digest}, reused=False, result=result,
-                    attempt=attempt, revisions=revisions)
+                    attempt=attempt, revisions=revisions, run_id=run_id)

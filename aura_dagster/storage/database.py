@@ -208,21 +208,43 @@ class Database:
         return config
 
     def upgrade(self, revision: str = "head") -> None:
-        """Apply the Alembic migrations up to `revision` (head: create everything)."""
+        """Apply the Alembic migrations up to `revision` (head: create everything), then
+        re-create the factor matrix view if the factor dictionary changed since."""
         from alembic import command
 
-        config = self.alembic_config()
-        with self.engine.begin() as conn:
-            config.attributes["connection"] = conn
+        from aura_dagster.storage.views import refresh_factor_matrix_view
+
+        def work(conn: Connection, config: Any) -> None:
             command.upgrade(config, revision)
+            if revision == "head":
+                refresh_factor_matrix_view(conn)
+
+        self._migrate(work)
 
     def downgrade(self, revision: str = "base") -> None:
         from alembic import command
 
+        self._migrate(lambda conn, config: command.downgrade(config, revision))
+
+    def _migrate(self, work: Callable[[Connection, Any], None]) -> None:
+        """Run Alembic in one transaction. On SQLite, foreign keys are off meanwhile (and
+        checked after): recreating a table in batch mode must not cascade to its children."""
         config = self.alembic_config()
-        with self.engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.downgrade(config, revision)
+        with self.engine.connect() as conn:
+            raw = conn.connection.driver_connection if self.is_sqlite else None
+            if raw is not None:  # outside any transaction: PRAGMA is ignored inside one
+                raw.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with conn.begin():
+                    config.attributes["connection"] = conn
+                    work(conn, config)
+                    if raw is not None:
+                        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                        if broken:
+                            raise RuntimeError(f"migration broke foreign keys: {broken[:5]}")
+            finally:
+                if raw is not None:
+                    raw.execute("PRAGMA foreign_keys=ON")
 
     def current_revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext

@@ -1,7 +1,9 @@
 """The operational store's tables (SQLAlchemy Core).
 
 External ids (underwriting, organization, document, user) are TEXT as the platform sends
-them; ids this engine mints are UUIDs. The Alembic migrations in `migrations/versions`
+them; ids this engine mints are UUIDs stored as their canonical 36-character text on every
+backend (`UuidText`), the form traces, events, the warehouse and the UI show.
+The Alembic migrations in `migrations/versions`
 create exactly these tables; a test compares the two.
 """
 
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from aura_dagster.storage.types import TextList, UTCDateTime, UuidList, json_type
+from aura_dagster.storage.types import TextList, UTCDateTime, UuidText, UuidTextList, json_type
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -21,7 +23,10 @@ NAMING_CONVENTION = {
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
-UNDERWRITING_STATUSES = ("created", "processing", "awaiting_review", "completed", "failed")
+UNDERWRITING_STATUSES = ("created", "processing", "awaiting_review", "completed", "failed",
+                         "rejected")
+# The outcomes `processing.completed` publishes; the underwriting keeps the one published.
+FINAL_UNDERWRITING_STATUSES = ("completed", "failed", "rejected")
 EXECUTION_STATUSES = ("pending", "running", "completed", "failed", "timeout", "cancelled")
 PURCHASE_STATUSES = ("active", "disabled", "deleted")
 ERROR_CLASSES = ("temporary", "permanent", "critical")
@@ -51,6 +56,8 @@ underwritings = sa.Table(
     sa.Column("reviewed_by", sa.Text()),
     sa.Column("reviewed_at", UTCDateTime()),
     *_timestamps(),
+    # When processing.completed was published (its status is then the final `status`).
+    sa.Column("completed_at", UTCDateTime()),
     sa.CheckConstraint(_in("status", UNDERWRITING_STATUSES), name="status"),
     sa.Index(None, "organization_id", "status"),
 )
@@ -76,7 +83,7 @@ documents = sa.Table(
 purchased_processors = sa.Table(
     "purchased_processors",
     metadata,
-    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("id", UuidText(), primary_key=True),
     sa.Column("organization_id", sa.Text(), nullable=False),
     sa.Column("processor", sa.Text(), nullable=False),
     sa.Column("name", sa.Text(), nullable=False),
@@ -95,14 +102,14 @@ purchased_processors = sa.Table(
 underwriting_processors = sa.Table(
     "underwriting_processors",
     metadata,
-    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("id", UuidText(), primary_key=True),
     sa.Column("organization_id", sa.Text(), nullable=False),
     sa.Column(
         "underwriting_id", sa.Text(),
         sa.ForeignKey("underwritings.id", ondelete="CASCADE"), nullable=False,
     ),
     sa.Column(
-        "purchased_processor_id", sa.Uuid(),
+        "purchased_processor_id", UuidText(),
         sa.ForeignKey("purchased_processors.id"), nullable=False,
     ),
     sa.Column("processor", sa.Text(), nullable=False),
@@ -111,7 +118,7 @@ underwriting_processors = sa.Table(
     sa.Column("enabled", sa.Boolean(), nullable=False),
     sa.Column("config_override", json_type(), nullable=False),
     sa.Column("effective_config", json_type(), nullable=False),
-    sa.Column("current_executions_list", UuidList(), nullable=False),
+    sa.Column("current_executions_list", UuidTextList(), nullable=False),
     *_timestamps(),
     # One row per processor per underwriting: makes provisioning idempotent under races.
     sa.UniqueConstraint("underwriting_id", "processor"),
@@ -122,14 +129,14 @@ underwriting_processors = sa.Table(
 processor_executions = sa.Table(
     "processor_executions",
     metadata,
-    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("id", UuidText(), primary_key=True),
     sa.Column("organization_id", sa.Text(), nullable=False),
     sa.Column(
         "underwriting_id", sa.Text(),
         sa.ForeignKey("underwritings.id", ondelete="CASCADE"), nullable=False,
     ),
     sa.Column(
-        "underwriting_processor_id", sa.Uuid(),
+        "underwriting_processor_id", UuidText(),
         sa.ForeignKey("underwriting_processors.id", ondelete="CASCADE"), nullable=False,
     ),
     sa.Column("processor", sa.Text(), nullable=False),
@@ -153,7 +160,7 @@ processor_executions = sa.Table(
     sa.Column("failed_reason", sa.Text()),
     sa.Column("error_class", sa.Text()),
     sa.Column(
-        "updated_execution_id", sa.Uuid(),
+        "updated_execution_id", UuidText(),
         sa.ForeignKey("processor_executions.id", ondelete="SET NULL"),
     ),
     *_timestamps(),
@@ -183,10 +190,13 @@ underwriting_factors = sa.Table(
     sa.Column("value_numeric", sa.Numeric(28, 8)),
     sa.Column("processor", sa.Text(), nullable=False),
     sa.Column(
-        "execution_id", sa.Uuid(),
+        "execution_id", UuidText(),
         sa.ForeignKey("processor_executions.id", ondelete="SET NULL"),
     ),
     sa.Column("produced_at", UTCDateTime(), nullable=False),
+    # Provenance carried on the row: the producing execution's version and documents.
+    sa.Column("processor_version", sa.Text()),
+    sa.Column("document_revision_ids", TextList()),
     # The primary key serves lookups by underwriting; these serve by factor and by tenant.
     sa.Index(None, "factor_name", "underwriting_id"),
     sa.Index(None, "organization_id", "factor_name"),
@@ -196,7 +206,7 @@ underwriting_factors = sa.Table(
 idempotency_keys = sa.Table(
     "idempotency_keys",
     metadata,
-    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("id", UuidText(), primary_key=True),
     sa.Column("request_id", sa.String(255), nullable=False, unique=True),
     sa.Column("orchestrator_name", sa.String(100), nullable=False),
     sa.Column("organization_id", sa.Text()),
@@ -215,12 +225,12 @@ idempotency_keys = sa.Table(
 decision_traces = sa.Table(
     "decision_traces",
     metadata,
-    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("id", UuidText(), primary_key=True),
     sa.Column("request_id", sa.String(255), nullable=False),
     sa.Column("orchestrator_name", sa.String(100), nullable=False),
     sa.Column("organization_id", sa.Text(), nullable=False),
     sa.Column("underwriting_id", sa.Text()),
-    sa.Column("execution_id", sa.Uuid()),
+    sa.Column("execution_id", UuidText()),
     sa.Column("sequence_number", sa.Integer(), nullable=False),
     sa.Column("decision_point", sa.Text(), nullable=False),
     sa.Column("decision", sa.Text(), nullable=False),
@@ -238,12 +248,12 @@ decision_traces = sa.Table(
 evidence_bundles = sa.Table(
     "evidence_bundles",
     metadata,
-    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("id", UuidText(), primary_key=True),
     sa.Column("request_id", sa.String(255), nullable=False),
     sa.Column("orchestrator_name", sa.String(100), nullable=False),
     sa.Column("organization_id", sa.Text(), nullable=False),
     sa.Column("underwriting_id", sa.Text()),
-    sa.Column("execution_id", sa.Uuid()),
+    sa.Column("execution_id", UuidText()),
     sa.Column("evidence_type", sa.Text(), nullable=False),
     sa.Column("evidence_data", json_type(), nullable=False),
     sa.Column("source", sa.Text()),
@@ -258,7 +268,7 @@ evidence_bundles = sa.Table(
 audit_log = sa.Table(
     "audit_log",
     metadata,
-    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("id", UuidText(), primary_key=True),
     sa.Column("organization_id", sa.Text(), nullable=False),
     sa.Column("underwriting_id", sa.Text()),
     sa.Column("run_id", sa.Text()),

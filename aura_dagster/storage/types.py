@@ -90,3 +90,47 @@ class TextList(sa.types.TypeDecorator[list[str]]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> list[str] | None:
         return None if value is None else list(value)
+
+
+def canonical_id(value: Any) -> str:
+    """The one text form of an engine id: lowercase, dashed, 36 characters (str(UUID)).
+
+    Raises ValueError for anything that is not a UUID, so a malformed id never reaches SQL.
+    """
+    return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
+
+
+class UuidText(sa.types.TypeDecorator[str]):
+    """An engine-minted id stored as its canonical text on every backend.
+
+    Text, not a native UUID, so that the store, the warehouse, traces (`request_id`), events
+    and the UI all show the same 36 characters and `request_id = id` joins as written on
+    SQLite and PostgreSQL alike.
+    """
+
+    impl = sa.String(36)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else canonical_id(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)
+
+
+class UuidTextList(sa.types.TypeDecorator[list[str]]):
+    """A list of engine ids in their canonical text: TEXT[] on PostgreSQL, JSON elsewhere."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.ARRAY(sa.Text()))
+        return dialect.type_descriptor(sa.JSON())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else [canonical_id(v) for v in value]
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> list[str] | None:
+        return None if value is None else [str(v) for v in value]

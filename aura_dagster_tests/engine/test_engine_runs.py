@@ -219,16 +219,20 @@ def test_rematerializing_reuses_unchanged_payloads_and_supersedes_changed(engine
     statement.write_bytes(engine.samples["first_demo_bank_2024-01.pdf"].read_bytes())
     spec = engine.underwriting(org, "Sunrise Bakery LLC", "CA", [
         (statement, "bank_statement"), (engine.samples["tax_return.pdf"], "tax_return")])
-    assert engine.materialize(spec.underwriting_id).success
+    computing = engine.materialize(spec.underwriting_id)
+    assert computing.success
     first = {r["processor"]: r["id"] for r in engine.executions(spec.underwriting_id)}
 
     again = engine.materialize(spec.underwriting_id)
     assert again.success
     with engine.stores.db.engine.connect() as conn:  # the warehouse copy of the partition
-        frame = pd.read_sql(sa.text("SELECT processor, reused, run_id FROM warehouse"
-                                    ".processor_executions WHERE underwriting_id = :u"),
+        frame = pd.read_sql(sa.text("SELECT processor, reused, computed_run_id, "
+                                    "materialized_run_id FROM warehouse.processor_executions "
+                                    "WHERE underwriting_id = :u"),
                             conn, params={"u": spec.underwriting_id})
-    assert set(frame["run_id"]) == {again.run_id}
+    # One meaning per column: the run that computed each execution, the run that reused it.
+    assert set(frame["materialized_run_id"]) == {again.run_id}
+    assert set(frame["computed_run_id"]) == {computing.run_id}
     assert frame.set_index("processor")["reused"].astype(bool).to_dict() == {
         "p_bank_statement": True, "p_tax_return": True}
     assert len(engine.executions(spec.underwriting_id)) == 2

@@ -37,7 +37,7 @@ def test_upgrade_head_creates_everything_and_downgrade_base_removes_it(empty_url
         assert _tables(db) == set()
         db.upgrade()
         assert _tables(db) == EXPECTED_TABLES
-        assert db.current_revision() == "0001"
+        assert db.current_revision() == "0002"
         with db.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
                                     metadata)
@@ -60,8 +60,9 @@ def test_native_types_on_postgresql(postgres_url: str) -> None:
                 " WHERE table_schema = 'public'")).all())
         assert types["processor_executions.payload"] == "jsonb"
         assert types["processor_executions.document_revision_ids"] == "_text"
-        assert types["underwriting_processors.current_executions_list"] == "_uuid"
-        assert types["processor_executions.id"] == "uuid"
+        # Engine ids are canonical text, the form every other system shows (migration 0002).
+        assert types["underwriting_processors.current_executions_list"] == "_text"
+        assert types["processor_executions.id"] == "varchar"
         assert types["underwritings.id"] == "text"
         assert types["processor_executions.created_at"] == "timestamptz"
         assert types["underwriting_factors.value_numeric"] == "numeric"
@@ -72,7 +73,7 @@ def test_native_types_on_postgresql(postgres_url: str) -> None:
 def test_cli_upgrade(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite+pysqlite:///{tmp_path / 'cli.sqlite3'}"
     assert storage_cli(["upgrade", "--url", url]) == 0
-    assert "0001" in capsys.readouterr().out
+    assert "0002" in capsys.readouterr().out
     assert storage_cli(["check", "--url", url]) == 0
     db = Database(url)
     assert _tables(db) == EXPECTED_TABLES

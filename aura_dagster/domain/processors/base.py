@@ -25,6 +25,7 @@ from ulid import ULID
 from aura_dagster.domain.documents.errors import DocumentError, TooManyPagesError
 from aura_dagster.domain.documents.extraction import DEFAULT_MAX_PAGES
 from aura_dagster.domain.documents.model import Document, DocumentType
+from aura_dagster.domain.factors import FactorSpec
 from aura_dagster.domain.money import jsonable
 
 # Confidence of a result computed from only some of its documents (others unreadable):
@@ -204,6 +205,9 @@ class BaseProcessor(ABC):
     REQUIRED_DOCUMENT_TYPES: ClassVar[frozenset[DocumentType]] = frozenset()
     # External API the processor calls; the engine limits concurrency per pool.
     API_POOL: ClassVar[str | None] = None
+    # Every factor the processor can produce (domain/factors.py): the factor dictionary,
+    # the catalog's column descriptions and the factor matrix are generated from these.
+    FACTORS: ClassVar[tuple[FactorSpec, ...]] = ()
 
     # -- decisions -------------------------------------------------------------------------
     def relevant_documents(self, documents: Sequence[Document]) -> list[Document]:

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from aura_dagster.domain.documents.model import Document
+from aura_dagster.domain.factors import FactorSpec, factor
 from aura_dagster.domain.money import to_cents
 from aura_dagster.domain.processors.base import BaseProcessor, ExecutionContext, ProcessOutcome
 from aura_dagster.domain.processors.secretary_of_state import full_months_between
@@ -171,6 +172,32 @@ class ClearBusinessReportProcessor(BaseProcessor):
     VERSION: ClassVar[str] = "1.0.0"
     NAME: ClassVar[str] = "Business risk report (Clear)"
     API_POOL: ClassVar[str | None] = "clear"
+    FACTORS: ClassVar[tuple[FactorSpec, ...]] = (
+        factor("biz_report_found", "boolean", "The vendor has a business report for the business."),
+        factor("biz_report_id", "string", "Vendor report id."),
+        factor("biz_lien_count", "integer", "Liens filed up to the underwriting date.", "count"),
+        factor("biz_open_lien_count", "integer", "Liens not released at the underwriting date.",
+               "count"),
+        factor("biz_open_lien_amount", "number", "Amount of the open liens.", "USD"),
+        factor("biz_judgment_count", "integer", "Judgments filed up to the underwriting date.",
+               "count"),
+        factor("biz_open_judgment_count", "integer", "Judgments not released.", "count"),
+        factor("biz_open_judgment_amount", "number", "Amount of the open judgments.", "USD"),
+        factor("biz_bankruptcy_count", "integer", "Bankruptcy filings.", "count"),
+        factor("biz_active_bankruptcy", "boolean",
+               "A bankruptcy neither discharged nor dismissed."),
+        factor("biz_most_recent_bankruptcy_date", "date", "Filing date of the latest bankruptcy."),
+        factor("biz_months_since_bankruptcy", "integer",
+               "Full months since the latest bankruptcy filing.", "months"),
+        factor("biz_ucc_filing_count", "integer",
+               "UCC filing chains (an original and its amendments).", "count"),
+        factor("biz_active_ucc_count", "integer", "UCC chains active at the underwriting date.",
+               "count"),
+        factor("biz_ucc_secured_parties", "list", "Secured parties of the active UCC chains."),
+        factor("biz_risk_flags", "list", "Vendor risk flag codes."),
+        factor("biz_high_severity_flag_count", "integer",
+               "Risk flags of high or critical severity.", "count"),
+    )
     CONFIG: ClassVar[dict[str, Any]] = {
         "timeout_seconds": 30.0,
         "cost_cents": 150,

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 from aura_dagster.domain.documents.model import Document, DocumentType
+from aura_dagster.domain.factors import FactorSpec, factor
 from aura_dagster.domain.processors.base import (
     BaseProcessor,
     ExecutionContext,
@@ -140,6 +141,24 @@ class DriversLicenseProcessor(BaseProcessor):
         "cost_cents": 0,
         "owner_name": None,  # business owner's name, when the platform knows it
     }
+    FACTORS: ClassVar[tuple[FactorSpec, ...]] = (
+        factor("dl_state", "string", "Issuing state (two letters)."),
+        factor("dl_license_last4", "string", "Last four characters of the license number."),
+        factor("dl_license_number_masked", "string", "License number, masked."),
+        factor("dl_holder_name", "string", "Holder's name as printed."),
+        factor("dl_class", "string", "License class."),
+        factor("dl_issue_date", "date", "Issue date."),
+        factor("dl_expiration_date", "date", "Expiration date."),
+        factor("dl_expired", "boolean", "Expired at the underwriting date."),
+        factor("dl_days_to_expiry", "integer",
+               "Days from the underwriting date to expiry (negative once expired).", "days"),
+        factor("dl_holder_age", "integer", "Holder's age at the underwriting date.", "years"),
+        factor("dl_state_matches_business", "boolean",
+               "Issuing state equals the business state (when the business state is known)."),
+        factor("dl_name_matches_business_owner", "boolean",
+               "Holder's first and last names match the owner's (when the owner is known)."),
+        factor("dl_license_count", "integer", "Licenses read.", "count"),
+    )
 
     def process(self, ctx: ExecutionContext, documents: Sequence[Document]) -> ProcessOutcome:
         owner_name: str | None = ctx.config.get("owner_name") or next(

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from aura_dagster.domain.documents.model import Document
+from aura_dagster.domain.factors import FactorSpec, factor
 from aura_dagster.domain.processors.base import BaseProcessor, ExecutionContext, ProcessOutcome
 from aura_dagster.domain.processors.vendor_http import (
     VendorClient,
@@ -154,6 +155,25 @@ class SecretaryOfStateProcessor(BaseProcessor):
     VERSION: ClassVar[str] = "1.0.0"
     NAME: ClassVar[str] = "Secretary of State registration (OpenCorporates)"
     API_POOL: ClassVar[str | None] = "opencorporates"
+    FACTORS: ClassVar[tuple[FactorSpec, ...]] = (
+        factor("sos_registered", "boolean",
+               "A registry entity matches the business at or above min_match_confidence."),
+        factor("sos_entity_name", "string", "Registered name of the matched entity."),
+        factor("sos_entity_status", "string",
+               "Normalized registry status (active, inactive, dissolved, ...)."),
+        factor("sos_good_standing", "boolean", "Registered, active and not inactive."),
+        factor("sos_registration_date", "date", "Incorporation / registration date."),
+        factor("sos_time_in_business_months", "integer",
+               "Full months from registration to the underwriting date.", "months"),
+        factor("sos_dissolution_date", "date", "Dissolution date, when dissolved."),
+        factor("sos_entity_type", "string",
+               "Normalized entity type (llc, corporation, partnership, ...)."),
+        factor("sos_jurisdiction", "string", "Registry jurisdiction code (e.g. us_ca)."),
+        factor("sos_company_number", "string", "Registry company number."),
+        factor("sos_match_confidence", "number", "Name match confidence of the best candidate.",
+               "0-1"),
+        factor("sos_candidate_count", "integer", "Registry search results considered.", "count"),
+    )
     CONFIG: ClassVar[dict[str, Any]] = {
         "timeout_seconds": 30.0,
         "cost_cents": 25,

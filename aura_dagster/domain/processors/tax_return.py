@@ -20,6 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar
 
 from aura_dagster.domain.documents.model import Document, DocumentType
+from aura_dagster.domain.factors import FactorSpec, factor
 from aura_dagster.domain.money import to_cents
 from aura_dagster.domain.processors.base import (
     BaseProcessor,
@@ -197,6 +198,27 @@ class TaxReturnProcessor(BaseProcessor):
     REQUIRED_DOCUMENT_TYPES: ClassVar[frozenset[DocumentType]] = frozenset(
         {DocumentType.TAX_RETURN})
     CONFIG: ClassVar[dict[str, Any]] = {"timeout_seconds": 30.0, "cost_cents": 0}
+    FACTORS: ClassVar[tuple[FactorSpec, ...]] = (
+        factor("tax_year", "integer", "Tax year of the most recent return."),
+        factor("tax_form", "string", "Form of that return (1120, 1120-S, 1065, Schedule C)."),
+        factor("tax_entity_type", "string", "Entity type the form implies."),
+        factor("tax_business_name", "string", "Business name printed on the return."),
+        factor("tax_ein_masked", "string", "Employer identification number, masked."),
+        factor("tax_gross_receipts", "number", "Gross receipts (line 1a / Schedule C line 1).",
+               "USD"),
+        factor("tax_total_income", "number", "Total income.", "USD"),
+        factor("tax_net_income", "number",
+               "Ordinary business income, taxable income or net profit, by form.", "USD"),
+        factor("tax_profit_margin", "number", "Net income divided by gross receipts.", "ratio"),
+        factor("tax_return_count", "integer", "Distinct tax years read.", "count"),
+        factor("tax_years", "list", "Tax years read, ascending."),
+        factor("tax_prior_year", "integer", "The year before the latest one read, if any."),
+        factor("tax_prior_gross_receipts", "number", "Gross receipts of the prior year.", "USD"),
+        factor("tax_gross_receipts_growth", "number",
+               "Growth of gross receipts over the prior year.", "ratio"),
+        factor("tax_name_matches_business", "boolean",
+               "The name on the return matches the underwriting's business name."),
+    )
 
     def process(self, ctx: ExecutionContext, documents: Sequence[Document]) -> ProcessOutcome:
         returns, unreadable = parse_each_document(

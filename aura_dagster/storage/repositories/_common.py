@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 
 from aura_dagster.storage.database import Database
+from aura_dagster.storage.types import canonical_id
 
 Record = dict[str, Any]
 
@@ -54,12 +55,10 @@ def new_ordered_id() -> uuid.UUID:
         return uuid.UUID(int=_last_id)
 
 
-def as_uuid(value: str | uuid.UUID) -> uuid.UUID:
-    """Parse an internal id. Raises ValueError for anything that is not a UUID, so a malformed
-    id is rejected before it reaches SQL."""
-    if isinstance(value, uuid.UUID):
-        return value
-    return uuid.UUID(str(value))
+def as_uuid(value: str | uuid.UUID) -> str:
+    """Parse an internal id into its one stored form (canonical 36-character text). Raises
+    ValueError for anything that is not a UUID, so a malformed id never reaches SQL."""
+    return canonical_id(value)
 
 
 def record(row: Row[Any] | None) -> Record | None:

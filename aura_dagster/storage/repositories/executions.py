@@ -314,7 +314,7 @@ class ExecutionRepository(Repository):
 
     # -- internals -------------------------------------------------------------------------
     @staticmethod
-    def _chain(conn: Connection, start: uuid.UUID) -> list[Record]:
+    def _chain(conn: Connection, start: str) -> list[Record]:
         first = record(conn.execute(sa.select(E).where(E.c.id == start)).first())
         if first is None:
             return []
@@ -358,7 +358,7 @@ class ExecutionRepository(Repository):
             return False
         raise IllegalStatusTransitionError(str(exec_id), current, status)
 
-    def _locked_current_list(self, conn: Connection, up_id: uuid.UUID) -> list[str]:
+    def _locked_current_list(self, conn: Connection, up_id: str) -> list[str]:
         query = self._lock_clause(conn, sa.select(UP.c.current_executions_list)
                                   .where(UP.c.id == up_id))
         current = conn.execute(query).scalar_one_or_none()
@@ -367,12 +367,12 @@ class ExecutionRepository(Repository):
         return list(current)
 
     @staticmethod
-    def _write_current_list(conn: Connection, up_id: uuid.UUID, ids: Sequence[str]) -> None:
+    def _write_current_list(conn: Connection, up_id: str, ids: Sequence[str]) -> None:
         conn.execute(UP.update().where(UP.c.id == up_id).values(
             current_executions_list=[as_uuid(e) for e in ids], updated_at=utcnow()))
 
-    def _supersede_active(self, conn: Connection, up_id: uuid.UUID, new_id: uuid.UUID,
-                          only: Sequence[uuid.UUID] | None = None) -> list[str]:
+    def _supersede_active(self, conn: Connection, up_id: str, new_id: str,
+                          only: Sequence[str] | None = None) -> list[str]:
         """Replace the current executions (or just `only`) by `new_id`: link, disable, swap."""
         current = self._locked_current_list(conn, up_id)
         new = str(new_id)

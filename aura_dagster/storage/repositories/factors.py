@@ -20,7 +20,7 @@ from aura_dagster.storage.repositories._common import (
     utcnow,
 )
 from aura_dagster.storage.repositories.underwritings import require_underwriting_of
-from aura_dagster.storage.schema import underwriting_factors
+from aura_dagster.storage.schema import underwriting_factors, underwritings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,6 +36,8 @@ class FactorRow:
     processor: str
     execution_id: str | None = None
     produced_at: dt.datetime | None = None
+    processor_version: str | None = None
+    document_revision_ids: Sequence[str] | None = None
 
 
 def numeric_value(value: Any) -> Decimal | None:
@@ -58,7 +60,9 @@ def _as_factor_row(row: FactorRow | Mapping[str, Any]) -> FactorRow:
         return row
     return FactorRow(factor_name=row["factor_name"], value=row.get("value"),
                      processor=row["processor"], execution_id=row.get("execution_id"),
-                     produced_at=row.get("produced_at"))
+                     produced_at=row.get("produced_at"),
+                     processor_version=row.get("processor_version"),
+                     document_revision_ids=row.get("document_revision_ids"))
 
 
 class FactorRepository(Repository):
@@ -76,6 +80,9 @@ class FactorRepository(Repository):
                 "value_numeric": numeric_value(row.value), "processor": row.processor,
                 "execution_id": as_uuid(row.execution_id) if row.execution_id else None,
                 "produced_at": row.produced_at or now,
+                "processor_version": row.processor_version,
+                "document_revision_ids": (list(row.document_revision_ids)
+                                          if row.document_revision_ids is not None else None),
             })
         names = [v["factor_name"] for v in values]
         if len(set(names)) != len(names):
@@ -132,9 +139,32 @@ class FactorRepository(Repository):
     def factors_frame(self, organization_id: str | None = None, *,
                       underwriting_ids: Sequence[str] | None = None,
                       factor_names: Sequence[str] | None = None) -> pd.DataFrame:
-        """`factor_records` as a pandas DataFrame (columns = table columns)."""
+        """`factor_records` as a pandas DataFrame (columns = table columns); `value_numeric`
+        is float64 (NaN when the value is not a number), never Decimal objects."""
         import pandas as pd
 
         rows = self.factor_records(organization_id, underwriting_ids=underwriting_ids,
                                    factor_names=factor_names)
-        return pd.DataFrame(rows, columns=[c.name for c in F.columns])
+        frame = pd.DataFrame(rows, columns=[c.name for c in F.columns])
+        return frame.astype({"value_numeric": "float64"})
+
+    def factor_matrix_frame(self, organization_id: str | None = None, *,
+                            underwriting_ids: Sequence[str] | None = None,
+                            columns: Sequence[tuple[str, str]] | None = None) -> pd.DataFrame:
+        """One row per underwriting, one typed column per factor of the dictionary: the
+        `underwriting_factor_matrix` view's columns, with pandas types on every backend."""
+        from aura_dagster.storage.factor_matrix import build_factor_matrix
+        from aura_dagster.storage.views import MATRIX_BASE_COLUMNS, default_columns
+
+        query = sa.select(*(underwritings.c[c] if c != "underwriting_id"
+                            else underwritings.c.id.label("underwriting_id")
+                            for c in MATRIX_BASE_COLUMNS))
+        if organization_id is not None:
+            query = query.where(underwritings.c.organization_id == organization_id)
+        if underwriting_ids is not None:
+            query = query.where(underwritings.c.id.in_(list(underwriting_ids)))
+        cases = {r["underwriting_id"]: r
+                 for r in self.db.run(lambda conn: records(conn.execute(query)))}
+        rows = self.factor_records(organization_id, underwriting_ids=list(cases))
+        return build_factor_matrix(rows, columns if columns is not None else default_columns(),
+                                   base=cases, base_columns=MATRIX_BASE_COLUMNS)

@@ -269,7 +269,7 @@ class ProcessorRepository(Repository):
         return self.db.run(work)
 
     # -- internals -------------------------------------------------------------------------
-    def _resolve_config(self, conn: Connection, up_id: uuid.UUID) -> dict[str, Any]:
+    def _resolve_config(self, conn: Connection, up_id: str) -> dict[str, Any]:
         row = conn.execute(
             sa.select(underwriting_processors.c.processor,
                       underwriting_processors.c.config_override,

@@ -20,7 +20,12 @@ from aura_dagster.storage.repositories._common import (
     records,
     utcnow,
 )
-from aura_dagster.storage.schema import UNDERWRITING_STATUSES, documents, underwritings
+from aura_dagster.storage.schema import (
+    FINAL_UNDERWRITING_STATUSES,
+    UNDERWRITING_STATUSES,
+    documents,
+    underwritings,
+)
 
 
 def ensure_underwriting(conn: Connection, underwriting_id: str, organization_id: str) -> Record:
@@ -129,6 +134,28 @@ class UnderwritingRepository(Repository):
             if organization_id is not None:
                 query = query.where(underwritings.c.organization_id == organization_id)
             row = record(conn.execute(query.values(**changes).returning(*underwritings.c)).first())
+            if row is None:
+                raise NotFoundError(f"unknown underwriting {underwriting_id}")
+            return row
+
+        return self.db.run(work)
+
+    def record_completion(self, underwriting_id: str, status: str, *,
+                          completed_at: dt.datetime | None = None,
+                          organization_id: str | None = None) -> Record:
+        """The outcome `processing.completed` published: the final status (completed, failed
+        or rejected) and when. Raises NotFoundError if the underwriting is unknown."""
+        if status not in FINAL_UNDERWRITING_STATUSES:
+            raise ValueError(f"not a final status {status!r}; one of "
+                             f"{FINAL_UNDERWRITING_STATUSES}")
+        now = utcnow()
+        query = underwritings.update().where(underwritings.c.id == underwriting_id)
+        if organization_id is not None:
+            query = query.where(underwritings.c.organization_id == organization_id)
+        query = query.values(status=status, completed_at=completed_at or now, updated_at=now)
+
+        def work(conn: Connection) -> Record:
+            row = record(conn.execute(query.returning(*underwritings.c)).first())
             if row is None:
                 raise NotFoundError(f"unknown underwriting {underwriting_id}")
             return row

@@ -13,7 +13,9 @@ from typing import Any, ClassVar
 
 from aura_dagster.domain.documents.extraction import DEFAULT_MAX_PAGES
 from aura_dagster.domain.documents.model import Document, DocumentType
+from aura_dagster.domain.factors import FactorSpec
 from aura_dagster.domain.processors.bank_statement.errors import StatementParseError
+from aura_dagster.domain.processors.bank_statement.factor_specs import BANK_STATEMENT_FACTORS
 from aura_dagster.domain.processors.bank_statement.factors import compute_factors
 from aura_dagster.domain.processors.bank_statement.ledger import build_ledger
 from aura_dagster.domain.processors.bank_statement.model import Statement
@@ -79,6 +81,7 @@ class BankStatementProcessor(BaseProcessor):
     NAME: ClassVar[str] = "Bank Statement Analysis"
     REQUIRED_DOCUMENT_TYPES: ClassVar[frozenset[DocumentType]] = frozenset(
         {DocumentType.BANK_STATEMENT})
+    FACTORS: ClassVar[tuple[FactorSpec, ...]] = BANK_STATEMENT_FACTORS
     CONFIG: ClassVar[dict[str, Any]] = {
         "timeout_seconds": 120.0,
         "cost_cents": 0,

@@ -1,0 +1,90 @@
+"""The warehouse IO managers report `dagster/row_count`, and a column added to an asset
+(or a factor added to the dictionary) extends an existing table instead of failing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from dagster import (
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    DynamicPartitionsDefinition,
+    asset,
+    build_output_context,
+    materialize,
+)
+from dagster._core.storage.db_io_manager import TableSlice
+
+from aura_dagster.environments import production_resources
+from aura_dagster.resources.bigquery_warehouse import (
+    BigQueryWarehouseIOManager,
+    RowCountingBigQueryPandasTypeHandler,
+)
+from aura_dagster.resources.warehouse import SqlWarehouseIOManager
+
+PARTITIONS = DynamicPartitionsDefinition(name="underwriting")
+
+
+def _executions_asset(columns: dict[str, list[object]]):  # noqa: ANN202
+    @asset(name="processor_executions", partitions_def=PARTITIONS,
+           io_manager_key="warehouse_io_manager", metadata={"partition_expr": "underwriting_id"})
+    def processor_executions() -> pd.DataFrame:
+        return pd.DataFrame(columns)
+
+    return processor_executions
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> SqlWarehouseIOManager:
+    if request.param == "sqlite":
+        return SqlWarehouseIOManager(url=f"sqlite:///{tmp_path / 'warehouse.db'}")
+    url = str(request.getfixturevalue("postgres_url"))
+    return SqlWarehouseIOManager(url=url, schema_name="warehouse")
+
+
+def test_new_columns_extend_the_table_and_row_counts_are_reported(
+        warehouse: SqlWarehouseIOManager) -> None:
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("underwriting", ["uw_1", "uw_2"])
+        old = _executions_asset({"processor": ["p_a", "p_b"], "run_id": ["r1", "r1"]})
+        assert materialize([old], partition_key="uw_1", instance=instance,
+                           resources={"warehouse_io_manager": warehouse}).success
+        new = _executions_asset({"processor": ["p_a"], "computed_run_id": ["r1"],
+                                 "materialized_run_id": ["r2"], "reused": [True]})
+        result = materialize([new], partition_key="uw_2", instance=instance,
+                             resources={"warehouse_io_manager": warehouse})
+        assert result.success
+        (event,) = [e for e in instance.all_logs(
+            result.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
+            if e.dagster_event.asset_key == AssetKey("processor_executions")]
+        metadata = event.dagster_event.materialization.metadata
+        assert metadata["dagster/row_count"].value == 1
+    engine = sa.create_engine(warehouse.url)
+    table = ".".join(p for p in (warehouse.schema_name, "processor_executions") if p)
+    with engine.connect() as conn:
+        frame = pd.read_sql(sa.text(f"SELECT * FROM {table} ORDER BY underwriting_id"), conn)
+    engine.dispose()
+    assert list(frame["underwriting_id"]) == ["uw_1", "uw_1", "uw_2"]
+    assert frame["materialized_run_id"].tolist()[-1] == "r2"
+    assert frame["run_id"].tolist()[:2] == ["r1", "r1"]  # earlier partitions are kept
+
+
+def test_bigquery_warehouse_reports_row_count_like_the_sql_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AURA_WAREHOUSE", "bigquery")
+    assert isinstance(production_resources()["warehouse_io_manager"],
+                      BigQueryWarehouseIOManager)
+    assert [type(h) for h in BigQueryWarehouseIOManager.type_handlers()] == [
+        RowCountingBigQueryPandasTypeHandler]
+    # An empty frame is not sent to BigQuery (no emulator here); the metadata still is.
+    context = build_output_context(partition_key="uw_1")
+    RowCountingBigQueryPandasTypeHandler().handle_output(
+        context, TableSlice(table="underwriting_factors", schema="aura", database="p"),
+        pd.DataFrame({"underwriting_id": []}), None)
+    metadata = context.get_logged_metadata()
+    assert metadata["dagster/row_count"].value == 0
+    assert metadata["dagster/partition_row_count"].value == 0
