@@ -104,8 +104,10 @@ def answer(stores: Stores, publish: Publish, rejection: Rejection, *, key: str,
                             "key": key, "code": rejection.code, "reason": rejection.reason,
                             "published_message_id": message_id, **(detail or {})})
     if rejection.owned:
+        # The published outcome is final: status and completed_at, like any completion.
         stores.underwritings.set_status(rejection.underwriting_id, "failed",
                                         review_reason=rejection.reason)
+        stores.underwritings.record_completion(rejection.underwriting_id, "failed")
     return message_id
 
 

@@ -185,3 +185,18 @@ def test_unreadable_content_fails_permanently() -> None:
     result = BankStatementProcessor().execute(UW, [document("letter.pdf", b"x").with_changes(
         content=None)])
     assert result.error_code == "STATEMENT_CONTENT_MISSING"
+
+
+def test_every_factor_the_processor_produces_is_declared(first_demo_result) -> None:  # type: ignore[no-untyped-def]
+    """The factor dictionary (docs/factors.md, catalog column descriptions) covers every
+    factor the bank statement processor writes, with a matching type."""
+    from aura_dagster.domain.factor_dictionary import factor_dictionary
+    from aura_dagster.domain.factors import value_matches
+
+    _, result = first_demo_result
+    declared = {e.name: e for e in factor_dictionary()
+                if e.processor == BankStatementProcessor.PROCESSOR_ID}
+    produced = jsonable(result.factors)
+    assert set(produced) - set(declared) == set(), "undeclared factors: add them to FACTORS"
+    for name, value in produced.items():
+        assert value_matches(declared[name], value), (name, value)

@@ -50,6 +50,9 @@ BANK_STATEMENT_FACTORS: tuple[FactorSpec, ...] = (
     factor("bank_average_daily_balance_by_month", "object",
            f"Average daily balance {_BY_MONTH}.", "USD"),
     factor("bank_lowest_daily_balance", "number", "The lowest daily closing balance.", "USD"),
+    factor("bank_balances_unknown_for", "list",
+           "Statements stating neither an opening nor a closing balance; while one is listed "
+           "the balance factors are null, never computed from a guessed zero."),
     factor("bank_negative_balance_days", "integer", "Days an account closed below zero.", "days"),
     factor("bank_negative_balance_days_by_month", "object",
            f"Negative-balance days {_BY_MONTH}.", "days"),
@@ -78,4 +81,9 @@ BANK_STATEMENT_FACTORS: tuple[FactorSpec, ...] = (
            "count"),
     factor("bank_unjudged_statement_count", "integer",
            "Statements whose reconciliation cannot be judged.", "count"),
+    factor("bank_statement_warnings", "list",
+           "\"<file>: <warning>\" for what a reviewer must know: balance chain breaks, rows "
+           "not counted, a date order or sign that could not be verified."),
+    factor("bank_pending_excluded", "integer",
+           "Pending (not posted) rows left out of every figure.", "count"),
 )
