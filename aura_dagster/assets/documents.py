@@ -66,5 +66,6 @@ def documents_materialization(case: CaseFile) -> AssetMaterialization:
 
 
 def _record(row: Mapping[str, Any]) -> dict[str, Any]:
-    # Table records take str/int/float/bool only: an unknown number is left out.
-    return {k: v for k, v in row.items() if v is not None}
+    # Table records take str/int/float/bool only, and every record the same fields: an
+    # unknown value (an unreadable document has no page count) is shown empty.
+    return {k: "" if v is None else v for k, v in row.items()}
