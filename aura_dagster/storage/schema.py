@@ -21,7 +21,8 @@ NAMING_CONVENTION = {
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
-UNDERWRITING_STATUSES = ("created", "processing", "awaiting_review", "completed", "failed")
+UNDERWRITING_STATUSES = ("created", "processing", "awaiting_review", "completed", "failed",
+                         "rejected")
 EXECUTION_STATUSES = ("pending", "running", "completed", "failed", "timeout", "cancelled")
 PURCHASE_STATUSES = ("active", "disabled", "deleted")
 ERROR_CLASSES = ("temporary", "permanent", "critical")
@@ -51,6 +52,8 @@ underwritings = sa.Table(
     sa.Column("reviewed_by", sa.Text()),
     sa.Column("reviewed_at", UTCDateTime()),
     *_timestamps(),
+    sa.Column("review_decision", sa.Text()),  # approve | reject (a person's decision)
+    sa.Column("review_note", sa.Text()),
     sa.CheckConstraint(_in("status", UNDERWRITING_STATUSES), name="status"),
     sa.Index(None, "organization_id", "status"),
 )

@@ -115,12 +115,15 @@ class UnderwritingRepository(Repository):
                    review_reason: str | None | Unset = UNSET,
                    reviewed_by: str | None | Unset = UNSET,
                    reviewed_at: dt.datetime | None | Unset = UNSET,
+                   review_decision: str | None | Unset = UNSET,
+                   review_note: str | None | Unset = UNSET,
                    organization_id: str | None = None) -> Record:
         """Set the status (and review fields when given). Raises NotFoundError if unknown."""
         _check_status(status)
         changes: dict[str, Any] = {"status": status, "updated_at": utcnow()}
         for name, value in (("review_reason", review_reason), ("reviewed_by", reviewed_by),
-                            ("reviewed_at", reviewed_at)):
+                            ("reviewed_at", reviewed_at),
+                            ("review_decision", review_decision), ("review_note", review_note)):
             if not isinstance(value, Unset):
                 changes[name] = value
 
