@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dagster import Definitions
+from dagster_async_executor import async_executor
 
 from aura_dagster.assets.jobs import process_underwriting_job, resume_after_review_job
+from aura_dagster.assets.options import PipelineOptionsResource
 from aura_dagster.assets.processing import build_processing_asset
 from aura_dagster.assets.review import (
     factor_values_in_range,
     processing_completed,
+    processors_succeeded,
     required_factors_present,
+    review_cleared,
     statements_reconcile,
     underwriting_review,
 )
@@ -22,12 +26,18 @@ underwriting_processing = build_processing_asset(catalog_pools())
 
 
 def build_definitions(resources: dict | None = None) -> Definitions:
+    resources = resources if resources is not None else resources_for()
     return Definitions(
         assets=[underwriting_processing, underwriting_review, processing_completed],
-        asset_checks=[required_factors_present, factor_values_in_range, statements_reconcile],
+        asset_checks=[required_factors_present, factor_values_in_range, statements_reconcile,
+                      processors_succeeded, review_cleared],
         jobs=[process_underwriting_job, resume_after_review_job],
         sensors=[underwriting_created_sensor, *run_status_sensors],
-        resources=resources if resources is not None else resources_for(),
+        # One executor for every job, the UI's __ASSET_JOB and backfills included: the
+        # multiprocess default costs ~1.6 s a step.
+        executor=async_executor,
+        # Pipeline options are run config (resources.pipeline_options.config) of every job.
+        resources={"pipeline_options": PipelineOptionsResource(), **resources},
     )
 
 

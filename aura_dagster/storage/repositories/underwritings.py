@@ -138,6 +138,22 @@ class UnderwritingRepository(Repository):
 
         return self.db.run(work)
 
+    def transition(self, underwriting_id: str, from_status: str, status: str,
+                   **fields: Any) -> Record | None:
+        """Compare-and-set: move to `status` (with the review fields given as keywords) only
+        if the underwriting is in `from_status`; None when it is not (or is unknown)."""
+        _check_status(status)
+        allowed = {"review_reason", "reviewed_by", "reviewed_at", "review_decision",
+                   "review_note"}
+        if set(fields) - allowed:
+            raise TypeError(f"cannot set {sorted(set(fields) - allowed)}")
+        query = (underwritings.update()
+                 .where(underwritings.c.id == underwriting_id,
+                        underwritings.c.status == from_status)
+                 .values(status=status, updated_at=utcnow(), **fields)
+                 .returning(*underwritings.c))
+        return self.db.run(lambda conn: record(conn.execute(query).first()))
+
     # -- documents -------------------------------------------------------------------------
     def upsert_document(self, document_id: str, underwriting_id: str, *,
                         document_type: str | None = None, revision_id: str | None = None,
