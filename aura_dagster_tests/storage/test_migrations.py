@@ -108,8 +108,7 @@ def test_rejected_status_and_review_decision_survive_upgrade(empty_url: str) -> 
                                               review_decision="reject", review_note="fraud")
         assert (row["status"], row["review_decision"], row["review_note"]) == (
             "rejected", "reject", "fraud")
-        with pytest.raises(sa.exc.IntegrityError):
-            with db.engine.begin() as conn:
-                conn.execute(sa.text("UPDATE underwritings SET status = 'bogus'"))
+        with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE underwritings SET status = 'bogus'"))
     finally:
         db.dispose()
