@@ -19,11 +19,7 @@ from dagster import (
 )
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 
-from aura_dagster.sensors.run_status import (
-    audit_run_failed,
-    audit_run_succeeded,
-    finish_partial_runs,
-)
+from aura_dagster.sensors.run_status import audit_run_failed, audit_run_succeeded
 from aura_dagster.services.seeding import UnderwritingSpec
 from aura_dagster_tests.engine.conftest import QUIET, Engine
 from aura_dagster_tests.resources.smtp_server import SmtpServer
@@ -221,6 +217,8 @@ def test_failed_and_timed_out_processors_warn_and_are_tagged(engine: Engine, tmp
 def test_materializing_one_asset_from_the_ui_still_finishes_the_case(engine: Engine) -> None:
     """*Materialize* on processor_executions runs `__ASSET_JOB` for that asset alone: the run
     gets the aura/* tags, and finish_partial_runs decides and publishes right after."""
+    from aura_dagster.sensors.run_status import finish_partial_runs
+
     org = engine.tenant({"p_tax_return": None})
     spec = engine.underwriting(org, "Sunrise Bakery LLC", "CA",
                                [(engine.samples["tax_return.pdf"], "tax_return")])
