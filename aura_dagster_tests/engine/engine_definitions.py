@@ -80,4 +80,3 @@ def process_job() -> JobDefinition:
 
 def resume_job() -> JobDefinition:
     return defs.resolve_job_def("resume_after_review")
-
