@@ -4,6 +4,7 @@
 import datetime as dt
 import json
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import pandas as pd
@@ -43,7 +44,6 @@ from aura_dagster.tags import (
     REVIEWER_TAG,
 )
 
-DECISIONS = ("approve", "reject")
 UNSUCCESSFUL = ("failed", "timeout", "cancelled")
 
 REVIEW_COLUMNS = ["underwriting_id", "organization_id", "status", "reasons", "reviewed_by",
@@ -96,13 +96,20 @@ def statements_reconcile(context: AssetCheckExecutionContext,
                          AssetCheckSeverity.WARN)
 
 
+class Decision(Enum):
+    """A person's decision (an enum: the launchpad offers the two values)."""
+
+    approve = "approve"
+    reject = "reject"
+
+
 class ReviewConfig(Config):
     """A person's decision on a parked case (launch `resume_after_review` with it):
     `decision` approve | reject, `reviewer` (who), `note` (why; a rejection's reason).
     Without a decision the gate decides by itself. `approved_by` is the deprecated form of
     decision=approve with reviewer=<name>; `auto_approve_above` that of the pipeline option."""
 
-    decision: str | None = None
+    decision: Decision | None = None
     reviewer: str | None = None
     note: str | None = None
     approved_by: str | None = None
@@ -124,10 +131,7 @@ def person_decision(config: ReviewConfig) -> PersonDecision | None:
             raise Failure(description="a reviewer was given without a decision: set decision "
                                       "to approve or reject", allow_retries=False)
         return None
-    decision = config.decision.strip().lower()
-    if decision not in DECISIONS:
-        raise Failure(description=f"decision must be one of {DECISIONS}, not "
-                                  f"{config.decision!r}", allow_retries=False)
+    decision = config.decision.value
     reviewer = (config.reviewer or config.approved_by or "").strip()
     if not reviewer:
         raise Failure(description="a decision needs the reviewer's name (reviewer)",
