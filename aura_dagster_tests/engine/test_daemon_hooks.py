@@ -131,7 +131,8 @@ def test_daemon_audits_notifies_and_closes_a_cancelled_run(
             rows = engine.executions(slow.underwriting_id, "p_secretary_of_state")
             return rows if rows and rows[0]["status"] == "running" else None
 
-        (execution,) = _wait("the slow execution to run", running, daemon)
+        # The first runs wait for the daemon and its code server to start: slow on a busy host.
+        (execution,) = _wait("the slow execution to run", running, daemon, timeout=180)
         run = daemon.instance.get_run_by_id(execution["run_id"])
         daemon.instance.report_run_canceling(run)
         daemon.instance.report_run_canceled(daemon.instance.get_run_by_id(run.run_id))

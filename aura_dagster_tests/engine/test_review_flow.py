@@ -183,7 +183,7 @@ def test_pipeline_options_from_run_config_and_from_backfill_tags(
     assert _materialized(engine, forced.run_id, "underwriting_review")["status"] == \
         "auto_approved"
 
-    # Run config wins over a tag; a bad tag value fails the run with the reason.
+    # A bad tag value fails the run with the reason.
     spec, strict = _parked_case(engine, **{"aura/option/skip_review": "maybe"})
     assert not strict.success
     failure = engine.instance.all_logs(strict.run_id, of_type=DagsterEventType.STEP_FAILURE)[0]
