@@ -184,7 +184,10 @@ def test_pipeline_options_from_run_config_and_from_backfill_tags(
         "auto_approved"
 
     # A bad tag value fails the run with the reason.
-    spec, strict = _parked_case(engine, **{"aura/option/skip_review": "maybe"})
+    spec = engine.underwriting(engine.tenant({"p_tax_return": None}), "Sunrise Bakery LLC",
+                               "CA", [])
+    strict = engine.execute({"dagster/partition": spec.underwriting_id,
+                             "aura/option/skip_review": "maybe"})
     assert not strict.success
     failure = engine.instance.all_logs(strict.run_id, of_type=DagsterEventType.STEP_FAILURE)[0]
     assert "aura/option/skip_review='maybe'" in \
