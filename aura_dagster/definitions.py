@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dagster import Definitions
+from dagster_async_executor import async_executor
 
 from aura_dagster.assets.catalog import catalog_assets
 from aura_dagster.assets.documents import documents_materialization, underwriting_documents
 from aura_dagster.assets.factor_matrix import underwriting_factor_matrix
 from aura_dagster.assets.jobs import process_underwriting_job, resume_after_review_job
+from aura_dagster.assets.options import PipelineOptionsResource
 from aura_dagster.assets.processing import build_processing_asset
 from aura_dagster.assets.review import (
     factor_values_in_range,
     processing_completed,
+    processors_succeeded,
     required_factors_present,
+    review_cleared,
     statements_reconcile,
     underwriting_review,
 )
@@ -31,10 +35,15 @@ def build_definitions(resources: dict | None = None) -> Definitions:
             [underwriting_documents, underwriting_processing, underwriting_factor_matrix,
              underwriting_review, processing_completed], resources,
             spec_sources={"underwriting_documents": documents_materialization}),
-        asset_checks=[required_factors_present, factor_values_in_range, statements_reconcile],
+        asset_checks=[required_factors_present, factor_values_in_range, statements_reconcile,
+                      processors_succeeded, review_cleared],
         jobs=[process_underwriting_job, resume_after_review_job],
         sensors=[underwriting_created_sensor, *run_status_sensors],
-        resources=resources,
+        # One executor for every job, the UI's __ASSET_JOB and backfills included: the
+        # multiprocess default costs ~1.6 s a step.
+        executor=async_executor,
+        # Pipeline options are run config (resources.pipeline_options.config) of every job.
+        resources={"pipeline_options": PipelineOptionsResource(), **resources},
     )
 
 

@@ -9,3 +9,10 @@ PRIORITY_TAG = "dagster/priority"
 
 # Event priority -> dagster/priority (higher runs first in the queue).
 PRIORITY_VALUES = {"normal": 0, "high": 5, "urgent": 10}
+
+# Added to the run by the engine itself (UI, backfill and review runs included).
+REVIEWER_TAG = "aura/reviewer"
+REVIEW_DECISION_TAG = "aura/review_decision"  # approve | reject
+REVIEW_REFUSED_TAG = "aura/review_refused"  # the case was not awaiting review: nothing changed
+FAILED_PROCESSORS_TAG = "aura/failed_processors"  # "p_x:timeout,p_y:failed"
+OPTION_TAG_PREFIX = "aura/option/"  # pipeline options on a backfill: aura/option/skip_review

@@ -19,11 +19,14 @@ process_underwriting_job = define_asset_job(
                 "validation, review gate, processing.completed.",
 )
 
-# Approve a parked underwriting: re-decide and publish without re-running processors.
+# Approve or reject a parked underwriting, without re-running processors. Run config:
+#   ops: {underwriting_review: {config: {decision: approve|reject, reviewer: NAME, note: TEXT}}}
+# Without a decision it re-decides the gate and publishes (finish_partial_runs uses that).
 resume_after_review_job = define_asset_job(
     "resume_after_review",
     selection=AssetSelection.assets("underwriting_review", "processing_completed"),
     partitions_def=underwriting_partitions,
     executor_def=async_executor,
-    description="Resume an underwriting parked for review (set approved_by in the config).",
+    description="Approve or reject an underwriting parked for review: set ops."
+                "underwriting_review.config decision (approve | reject), reviewer and note.",
 )

@@ -32,7 +32,9 @@ from dagster import (
 )
 
 from aura_dagster.assets.documents import documents_materialization
+from aura_dagster.assets.options import OptionError, PipelineOptionsResource
 from aura_dagster.assets.provenance import execution_catalog_metadata, factor_catalog_metadata
+from aura_dagster.assets.run_tags import tag_case
 from aura_dagster.domain.money import jsonable
 from aura_dagster.partitions import underwriting_partitions
 from aura_dagster.resources.documents import DocumentSourceResource
@@ -129,6 +131,7 @@ def build_processing_asset(processors_pools: tuple[str, ...]) -> Any:
                                      processors: ProcessorsResource,
                                      case: CaseFile) -> Iterator[DynamicOutput]:
         """Every enabled, auto processor of the underwriting: each one decides for itself."""
+        tag_case(context, case.underwriting_id, case.organization_id)  # UI / backfill runs
         plans = plan_processors(store.open(processors.catalog()), case)
         context.log.info(f"{len(plans)} processor(s) for {case.underwriting_id}: "
                          f"{', '.join(p.processor_id for p in plans)}")
@@ -252,15 +255,22 @@ def _run_processor_op(pool: str) -> OpDefinition:
     @op(name=f"run_{pool}_processor", retry_policy=processor_retry_policy,
         pool=None if pool == LOCAL_POOL else pool, tags={"aura/api_pool": pool})
     async def run_one_processor(context: OpExecutionContext, store: StoreResource,
-                                processors: ProcessorsResource, case: CaseFile,
+                                processors: ProcessorsResource,
+                                pipeline_options: PipelineOptionsResource, case: CaseFile,
                                 plan: ProcessorPlan) -> ExecutionSummary:
         """Run one processor (or reuse its completed execution) and record it."""
         attempt = context.retry_number + 1
         processor = processors.build(plan.processor_id)
+        try:
+            options = pipeline_options.resolve(context.run.tags)
+        except OptionError as exc:
+            raise Failure(description=str(exc), allow_retries=False) from exc
         # Processors block (HTTP, parsing): a worker thread keeps the other mapped steps going.
         try:
-            summary = await asyncio.to_thread(run_processor, store.open(), processor, case,
-                                              plan, run_id=context.run_id, attempt=attempt)
+            summary = await asyncio.to_thread(
+                run_processor, store.open(), processor, case, plan, run_id=context.run_id,
+                attempt=attempt, force=options.force_reprocess,
+                recorded_only=options.start_from == "review")
         except Exception as exc:
             if is_transient_error(exc):
                 raise  # a database restart: the RetryPolicy tries again

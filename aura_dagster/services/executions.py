@@ -57,7 +57,9 @@ class ExecutionSummary:
 
     @property
     def retryable(self) -> bool:
-        return self.status is ExecutionStatus.TIMEOUT or self.error_class is ErrorClass.TEMPORARY
+        # A recorded result that is only reported again (reused) is never retried.
+        return not self.reused and (self.status is ExecutionStatus.TIMEOUT
+                                    or self.error_class is ErrorClass.TEMPORARY)
 
     def as_row(self) -> dict[str, Any]:
         return {
@@ -123,13 +125,33 @@ def _summary(plan: ProcessorPlan, processor: BaseProcessor, execution: dict[str,
         document_revision_ids=tuple(execution.get("document_revision_ids") or ()),
         cost_cents=0, confidence=execution.get("confidence"),
         skipped=bool(output.get("skipped")), attempt=attempt,
+        error_code=execution.get("failed_code"), error_message=execution.get("failed_reason"),
+        error_class=ErrorClass(execution["error_class"]) if execution.get("error_class") else None,
         factors_delta=execution.get("factors_delta") or {},
         computed_run_id=execution.get("run_id"))
 
 
+def recorded_execution(store: Any, case: CaseFile, plan: ProcessorPlan) -> dict[str, Any] | None:
+    """The processor's latest finished execution for the underwriting, whatever its outcome."""
+    rows = [r for r in store.executions.get_executions_by_underwriting(
+        case.underwriting_id, processor=plan.processor_id)
+        if str(r["underwriting_processor_id"]) == plan.underwriting_processor_id
+        and r["status"] not in (ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value)]
+    return max(rows, key=lambda r: (r["created_at"], str(r["id"]))) if rows else None
+
+
 def run_processor(store: Any, processor: BaseProcessor, case: CaseFile, plan: ProcessorPlan, *,
-                  run_id: str | None = None, attempt: int = 1) -> ExecutionSummary:
-    """Run (or reuse) one processor's execution and persist every step of it."""
+                  run_id: str | None = None, attempt: int = 1, force: bool = False,
+                  recorded_only: bool = False) -> ExecutionSummary:
+    """Run (or reuse) one processor's execution and persist every step of it.
+
+    `force` (pipeline option force_reprocess) runs it even when a completed execution has
+    the same payload hash. `recorded_only` (start_from=review) reports the latest recorded
+    execution instead of running; a processor that never ran still runs."""
+    if recorded_only:
+        recorded = recorded_execution(store, case, plan)
+        if recorded is not None:
+            return _summary(plan, processor, recorded, reused=True, attempt=attempt)
     relevant = processor.relevant_documents(case.documents)
     revisions = tuple(sorted(d.revision_id for d in relevant))
     business = {"name": case.underwriting.business_name,
@@ -141,7 +163,8 @@ def run_processor(store: Any, processor: BaseProcessor, case: CaseFile, plan: Pr
                                 document_revision_ids=revisions, business=business)
     digest = payload_hash(payload)
 
-    existing = store.executions.find_execution_by_hash(plan.underwriting_processor_id, digest)
+    existing = (None if force else
+                store.executions.find_execution_by_hash(plan.underwriting_processor_id, digest))
     if existing is not None and existing["status"] == ExecutionStatus.COMPLETED.value:
         # Same inputs as a completed execution: reuse it (no work, no cost), and make it
         # the active one again if something else had superseded it.

@@ -58,6 +58,8 @@ underwritings = sa.Table(
     *_timestamps(),
     # When processing.completed was published (its status is then the final `status`).
     sa.Column("completed_at", UTCDateTime()),
+    sa.Column("review_decision", sa.Text()),  # approve | reject (a person's decision)
+    sa.Column("review_note", sa.Text()),
     sa.CheckConstraint(_in("status", UNDERWRITING_STATUSES), name="status"),
     sa.Index(None, "organization_id", "status"),
 )

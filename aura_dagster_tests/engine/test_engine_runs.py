@@ -89,7 +89,7 @@ def test_event_runs_every_processor_and_publishes_completion(engine: Engine) -> 
     assert docs[-1]["document_type"] == "drivers_license"
     checks = [e for e in engine.instance.all_logs(
         outcome.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)]
-    assert len(checks) == 3
+    assert len(checks) == 5  # three on the factors, processors_succeeded, review_cleared
     assert all(c.dagster_event.event_specific_data.passed for c in checks)
     assert engine.stores.underwritings.get_underwriting(spec.underwriting_id)["status"] == \
         "completed"

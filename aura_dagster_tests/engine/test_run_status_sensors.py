@@ -88,9 +88,17 @@ def test_successful_run_writes_one_audit_row_per_step_event_and_emails_completio
     assert steps == expected
     assert {event for event, _ in steps} == {"step_started", "step_succeeded"}
     assert ("step_succeeded", TAX_STEP) in steps and len(steps) >= 10
-    (run_row,) = run_rows
-    assert run_row["event"] == "run_succeeded"
-    assert run_row["detail"] == {"job": "process_underwriting", "status": "SUCCESS"}
+    assert [r["event"] for r in run_rows] == ["pipeline_completed", "run_succeeded"]
+    completed, run_row = run_rows
+    cost = engine.executions(spec.underwriting_id)[0]["run_cost_cents"]
+    assert cost is not None
+    assert run_row["detail"]["job"] == "process_underwriting"
+    assert run_row["detail"]["status"] == "SUCCESS" and run_row["detail"]["cost_cents"] == cost
+    assert completed["detail"]["status"] == "completed"
+    assert completed["detail"]["cost_cents"] == cost and completed["detail"]["duration_s"] > 0
+    # The daemon may evaluate a tick again: the entries are keyed, nothing is duplicated.
+    audit_run_succeeded(_sensor_context(engine, audit_run_succeeded, outcome.run_id))
+    assert len(engine.stores.audit.list_for_run(outcome.run_id)) == sum(expected.values()) + 2
     rows = engine.stores.audit.list_for_run(outcome.run_id)
     assert {(r["organization_id"], r["underwriting_id"]) for r in rows} == {
         (org, spec.underwriting_id)}

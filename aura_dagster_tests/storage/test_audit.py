@@ -17,3 +17,15 @@ def test_record_and_list(stores: Stores) -> None:
     assert [r["event"] for r in rows] == ["run_started", "step_failed"]
     assert rows[1]["step_key"] == "process_p_bank_statement"
     assert [r["underwriting_id"] for r in repo.list_for_run("run_2")] == ["uw_2"]
+
+
+def test_keyed_entries_are_written_once(stores: Stores) -> None:
+    """A run-status sensor re-evaluating a tick writes the same keyed entries again."""
+    repo = stores.audit
+    first = repo.record("step_started", organization_id="org_1", run_id="run_k",
+                        step_key="load", key="run_k:step_started:load:1")
+    again = repo.record("step_started", organization_id="org_1", run_id="run_k",
+                        step_key="load", key="run_k:step_started:load:1")
+    repo.record("step_started", organization_id="org_1", run_id="run_k", step_key="load")
+    assert again["id"] == first["id"] and again["created_at"] == first["created_at"]
+    assert len(repo.list_for_run("run_k")) == 2  # the unkeyed entry is always appended

@@ -27,6 +27,15 @@ def empty_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> s
     return str(request.getfixturevalue("postgres_url"))
 
 
+def _head(db: Database) -> str:
+    """The newest migration (whatever it is called: branches add theirs)."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(db.alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
 def _tables(db: Database) -> set[str]:
     return set(sa.inspect(db.engine).get_table_names()) - {"alembic_version"}
 
@@ -37,7 +46,7 @@ def test_upgrade_head_creates_everything_and_downgrade_base_removes_it(empty_url
         assert _tables(db) == set()
         db.upgrade()
         assert _tables(db) == EXPECTED_TABLES
-        assert db.current_revision() == "0002"
+        assert db.current_revision() == _head(db)
         with db.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
                                     metadata)
@@ -73,8 +82,34 @@ def test_native_types_on_postgresql(postgres_url: str) -> None:
 def test_cli_upgrade(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite+pysqlite:///{tmp_path / 'cli.sqlite3'}"
     assert storage_cli(["upgrade", "--url", url]) == 0
-    assert "0002" in capsys.readouterr().out
+    db = Database(url)
+    assert _head(db) in capsys.readouterr().out
+    db.dispose()
     assert storage_cli(["check", "--url", url]) == 0
     db = Database(url)
     assert _tables(db) == EXPECTED_TABLES
     db.dispose()
+
+
+def test_rejected_status_and_review_decision_survive_upgrade(empty_url: str) -> None:
+    """0002: a case can be `rejected` and keeps the reviewer's decision and note."""
+    from aura_dagster.storage import Stores
+
+    db = Database(empty_url)
+    try:
+        db.upgrade("0001")
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO underwritings (id, organization_id, status, created_at, updated_at)"
+                " VALUES ('uw_old', 'org_1', 'awaiting_review', :now, :now)"),
+                {"now": "2026-11-30 07:00:00+00:00"})
+        db.upgrade()
+        stores = Stores(db)
+        row = stores.underwritings.set_status("uw_old", "rejected", reviewed_by="alice",
+                                              review_decision="reject", review_note="fraud")
+        assert (row["status"], row["review_decision"], row["review_note"]) == (
+            "rejected", "reject", "fraud")
+        with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE underwritings SET status = 'bogus'"))
+    finally:
+        db.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy.engine import Connection
 from aura_dagster.storage.repositories._common import (
     Record,
     Repository,
+    insert_for,
     new_ordered_id,
     record,
     records,
@@ -19,19 +21,26 @@ from aura_dagster.storage.repositories._common import (
 from aura_dagster.storage.schema import audit_log
 
 A = audit_log
+# Namespace of the ids derived from an entry's key (uuid5): same key, same row.
+_KEYED_IDS = uuid.UUID("6f0d8f0e-2b8c-4a57-9a3e-5d7c3c2f9b10")
 
 
 class AuditRepository(Repository):
     def record(self, event: str, *, organization_id: str, underwriting_id: str | None = None,
                run_id: str | None = None, step_key: str | None = None,
-               detail: Mapping[str, Any] | None = None) -> Record:
-        values = {"id": new_ordered_id(), "organization_id": organization_id,
+               detail: Mapping[str, Any] | None = None, key: str | None = None) -> Record:
+        """Append an entry. With a `key` (e.g. run id + event + step event), writing the same
+        entry again (a re-evaluated sensor tick) leaves the first row and returns it."""
+        entry_id = uuid.uuid5(_KEYED_IDS, key) if key is not None else new_ordered_id()
+        values = {"id": entry_id, "organization_id": organization_id,
                   "underwriting_id": underwriting_id, "run_id": run_id, "step_key": step_key,
                   "event": event, "detail": dict(detail) if detail is not None else None,
                   "created_at": utcnow()}
 
         def work(conn: Connection) -> Record:
-            row = record(conn.execute(A.insert().values(**values).returning(*A.c)).one())
+            conn.execute(insert_for(conn, A).values(**values)
+                         .on_conflict_do_nothing(index_elements=["id"]))
+            row = record(conn.execute(sa.select(A).where(A.c.id == entry_id)).one())
             assert row is not None
             return row
 

@@ -120,12 +120,15 @@ class UnderwritingRepository(Repository):
                    review_reason: str | None | Unset = UNSET,
                    reviewed_by: str | None | Unset = UNSET,
                    reviewed_at: dt.datetime | None | Unset = UNSET,
+                   review_decision: str | None | Unset = UNSET,
+                   review_note: str | None | Unset = UNSET,
                    organization_id: str | None = None) -> Record:
         """Set the status (and review fields when given). Raises NotFoundError if unknown."""
         _check_status(status)
         changes: dict[str, Any] = {"status": status, "updated_at": utcnow()}
         for name, value in (("review_reason", review_reason), ("reviewed_by", reviewed_by),
-                            ("reviewed_at", reviewed_at)):
+                            ("reviewed_at", reviewed_at),
+                            ("review_decision", review_decision), ("review_note", review_note)):
             if not isinstance(value, Unset):
                 changes[name] = value
 
@@ -161,6 +164,22 @@ class UnderwritingRepository(Repository):
             return row
 
         return self.db.run(work)
+
+    def transition(self, underwriting_id: str, from_status: str, status: str,
+                   **fields: Any) -> Record | None:
+        """Compare-and-set: move to `status` (with the review fields given as keywords) only
+        if the underwriting is in `from_status`; None when it is not (or is unknown)."""
+        _check_status(status)
+        allowed = {"review_reason", "reviewed_by", "reviewed_at", "review_decision",
+                   "review_note"}
+        if set(fields) - allowed:
+            raise TypeError(f"cannot set {sorted(set(fields) - allowed)}")
+        query = (underwritings.update()
+                 .where(underwritings.c.id == underwriting_id,
+                        underwritings.c.status == from_status)
+                 .values(status=status, updated_at=utcnow(), **fields)
+                 .returning(*underwritings.c))
+        return self.db.run(lambda conn: record(conn.execute(query).first()))
 
     # -- documents -------------------------------------------------------------------------
     def upsert_document(self, document_id: str, underwriting_id: str, *,
