@@ -60,16 +60,23 @@ def completed_processors(executions: pd.DataFrame) -> list[str]:
     return sorted(done["processor"].tolist())
 
 
-def _check_result(check: FactorCheck, severity: AssetCheckSeverity,
-                  context: AssetCheckExecutionContext) -> AssetCheckResult:
+def _partition_result(context: AssetCheckExecutionContext, *, passed: bool,
+                      severity: AssetCheckSeverity, description: str,
+                      metadata: dict[str, Any]) -> AssetCheckResult:
     # Partitioned checks: the UI's check list sums up every partition while "latest
     # execution" is whichever partition ran last, so each result names its partition.
     partition = context.partition_key if context.has_partition_key else ""
     return AssetCheckResult(
-        passed=check.passed, severity=severity,
-        description=f"{partition}: {check.description}" if partition else check.description,
-        metadata={"failures": MetadataValue.json(list(check.failures)),
-                  "underwriting_id": partition})
+        passed=passed, severity=severity,
+        description=f"{partition}: {description}" if partition else description,
+        metadata={**metadata, "underwriting_id": partition})
+
+
+def _check_result(check: FactorCheck, severity: AssetCheckSeverity,
+                  context: AssetCheckExecutionContext) -> AssetCheckResult:
+    return _partition_result(context, passed=check.passed, severity=severity,
+                             description=check.description,
+                             metadata={"failures": MetadataValue.json(list(check.failures))})
 
 
 _executions_in = {"processor_executions": AssetIn("processor_executions")}
@@ -249,8 +256,8 @@ def review_cleared(context: AssetCheckExecutionContext,
     row = underwriting_review.iloc[0]
     status = str(row["status"])
     parked = status == "awaiting_review"
-    return AssetCheckResult(
-        passed=not parked, severity=AssetCheckSeverity.WARN,
+    return _partition_result(
+        context, passed=not parked, severity=AssetCheckSeverity.WARN,
         description=("parked: approve or reject it with resume_after_review" if parked
                      else f"cleared: {status}"),
         metadata={"status": status, "reasons": MetadataValue.json(json.loads(row["reasons"])),
@@ -269,8 +276,8 @@ def processors_succeeded(context: AssetCheckExecutionContext,
             f"{p}:{s}" for p, s in sorted(failures.items()))}, replace=True)
     errors = {r.processor: str(r.error_message or r.error_code or r.status)
               for r in bad.itertuples()}
-    return AssetCheckResult(
-        passed=not failures, severity=AssetCheckSeverity.WARN,
+    return _partition_result(
+        context, passed=not failures, severity=AssetCheckSeverity.WARN,
         description=("every processor completed" if not failures else
                      f"{len(failures)} processor(s) did not complete: "
                      + ", ".join(f"{p} ({s})" for p, s in sorted(failures.items()))),

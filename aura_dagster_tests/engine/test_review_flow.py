@@ -159,20 +159,32 @@ def test_pipeline_options_from_run_config_and_from_backfill_tags(
     assert parked.success
     assert engine.stores.underwritings.get_underwriting(quiet.underwriting_id)["status"] == \
         "awaiting_review"
+    assert not engine_smtp.with_subject(f"Review needed: {quiet.underwriting_id}")
     executions = len(engine.executions(quiet.underwriting_id))
 
-    # start_from=review with skip_validation (run config): no processor runs again, the failed
-    # reconcile check no longer parks, the case completes.
+    # start_from=review with skip_validation (run config): no processor runs again and the
+    # failed reconcile check no longer parks; the statement's own low confidence (it does not
+    # reconcile, so the processor is not confident: issue 7) still does.
     redo = execute_job(reconstructable(engine.defs_module.process_job), instance=engine.instance,
                        tags={"dagster/partition": quiet.underwriting_id}, run_config={
                            **QUIET, "resources": {"pipeline_options": {"config": {
                                "start_from": "review", "skip_validation": True}}}})
     assert redo.success
     assert len(engine.executions(quiet.underwriting_id)) == executions
-    assert _materialized(engine, redo.run_id, "underwriting_review")["options"] == {
-        "start_from": "review", "skip_validation": True}
+    review = _materialized(engine, redo.run_id, "underwriting_review")
+    assert review["options"] == {"start_from": "review", "skip_validation": True}
+    assert review["status"] == "awaiting_review"
+    assert review["reasons"] and not [r for r in review["reasons"] if r.startswith("check ")]
+    assert any("p_bank_statement confidence" in r for r in review["reasons"])
+
+    # ... and with skip_review as well (run config) the case completes without a person.
+    done = execute_job(reconstructable(engine.defs_module.process_job), instance=engine.instance,
+                       tags={"dagster/partition": quiet.underwriting_id}, run_config={
+                           **QUIET, "resources": {"pipeline_options": {"config": {
+                               "start_from": "review", "skip_review": True}}}})
+    assert done.success
+    assert len(engine.executions(quiet.underwriting_id)) == executions
     assert _completion(engine, quiet.underwriting_id)["status"] == "completed"
-    assert not engine_smtp.with_subject(f"Review needed: {quiet.underwriting_id}")
 
     # skip_review as a tag; force_reprocess runs the processor again despite the same payload.
     forced = engine.execute({"dagster/partition": quiet.underwriting_id,
