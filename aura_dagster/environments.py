@@ -48,17 +48,21 @@ def data_dir() -> Path:
     return load_settings(use_stack=False).data_dir
 
 
-def _from_env(settings: Settings, field: str, value: Any) -> Any:
-    """EnvVar when the environment set `field` (resolved when a run starts, so the value
-    never shows in the launchpad or the run config), else the embedded default."""
-    name = settings.env_name(field)
-    if name is None:
-        return value
-    return EnvVar.int(name) if isinstance(value, int) else EnvVar(name)
-
-
-def embedded_resources(settings: Settings | None = None) -> dict[str, Any]:
+def embedded_resources(settings: Settings | None = None, *,
+                       env_vars: bool = True) -> dict[str, Any]:
+    """The embedded default's resources. With `env_vars` (what Dagster loads), a value the
+    environment set is an EnvVar, resolved when a run starts, so it never shows in the
+    launchpad or a run's config; defaults (local paths and ports) are plain values.
+    `env_vars=False` gives plain values throughout, for code that uses the resources
+    directly, outside a run (the local stack, tests)."""
     s = settings or load_settings()
+
+    def _from_env(settings: Settings, field: str, value: Any) -> Any:
+        name = settings.env_name(field) if env_vars else None
+        if name is None:
+            return value
+        return EnvVar.int(name) if isinstance(value, int) else EnvVar(name)
+
     sandbox = _from_env(s, "sandbox_url", s.sandbox_url)
     return {
         "store": StoreResource(database_url=_from_env(s, "database_url", s.store_url),
