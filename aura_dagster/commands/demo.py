@@ -18,6 +18,7 @@ import os
 import sys
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 from aura_dagster.commands.local_stack import (
@@ -36,10 +37,16 @@ def _say(message: str) -> None:
     print(f"[demo {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+def demo_data_dir() -> Path:
+    """The settings' data dir (`.data/` unless AURA_DATA_DIR says otherwise): the demo's
+    store is the `.data/aura.db` the README and every other command use."""
+    return load_settings(use_stack=False).data_dir
+
+
 def run(*, keep: bool = False) -> int:
     warnings.filterwarnings("ignore", module="dagster")  # preview/beta notices are not news here
     started = time.monotonic()
-    demo_dir = load_settings(use_stack=False).data_dir
+    demo_dir = demo_data_dir()
     _say("starting the Pub/Sub emulator and the sandbox vendor server")
     with LocalStack(demo_dir, sandbox_slow_seconds=30.0,
                     listener=f"demo-listener-{os.getpid()}") as local:
