@@ -7,6 +7,7 @@ on the way).
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -73,9 +74,17 @@ def check_pubsub(settings: Settings, timeout: float = 5.0) -> None:
     where = settings.emulator_host or "Google Pub/Sub"
     topic = pubsub_v1.PublisherClient.topic_path(settings.pubsub_project_id,
                                                  settings.processing_completed_topic)
+    if settings.emulator_host:
+        # gRPC waits for a closed port to open (retrying UNAVAILABLE): ask TCP first.
+        host, _, port = settings.emulator_host.rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=timeout).close()
+        except (OSError, ValueError):
+            raise CommandError(f"Pub/Sub at {where} is not reachable: "
+                               f"{START_HINT} (PUBSUB_EMULATOR_HOST)") from None
     try:
         get_clients(settings.emulator_host).publisher.get_topic(
-            request={"topic": topic}, timeout=timeout)
+            request={"topic": topic}, timeout=timeout, retry=None)
     except gexc.NotFound:
         raise CommandError(f"Pub/Sub at {where} has no topic {topic}") from None
     except Exception as exc:

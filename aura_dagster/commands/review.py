@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -39,6 +40,7 @@ PARKED = "awaiting_review"
 REVIEWER_TAG = "aura/reviewer"
 REVIEW_DECISION_TAG = "aura/review_decision"
 PARTITION_TAG = "dagster/partition"
+PARTITIONS = "underwriting"  # the dynamic partitions' name (aura_dagster/partitions.py)
 REVIEW_AUDIT_EVENTS = {"approve": "review_approved", "reject": "review_rejected"}
 
 Decision = Literal["approve", "reject"]
@@ -83,9 +85,10 @@ def _parked_case(stores: Stores, underwriting_id: str, settings: Settings) -> di
 
 def decide(underwriting_id: str, decision: Decision, *, reviewer: str,
            note: str | None = None, settings: Settings | None = None,
-           stores: Stores | None = None, instance: Any = None,
+           stores: Stores | None = None, instance: Any = None, workspace: Any = None,
            workspace_file: Path = WORKSPACE) -> ReviewOutcome:
-    """Validate, claim, submit the resume run; returns the run that carries the decision."""
+    """Validate, claim, submit the resume run; returns the run that carries the decision.
+    `workspace`: an open request context to reuse (else one is opened on workspace.yaml)."""
     if decision not in ("approve", "reject"):
         raise ReviewError(f"decision must be approve or reject, not {decision!r}")
     if not reviewer.strip():
@@ -96,27 +99,57 @@ def decide(underwriting_id: str, decision: Decision, *, reviewer: str,
     # Everything the resume needs is checked before anything is claimed or changed.
     stores = stores or open_store(settings)
     row = _parked_case(stores, underwriting_id, settings)
+    decided = _already_decided(stores, row, decision)
+    if decided is not None:
+        return decided  # read-only: the run exists, nothing left to validate or claim
     owned = instance is None
     instance = instance or load_instance(settings)
     try:
+        if not instance.has_dynamic_partition(PARTITIONS, underwriting_id):
+            raise CommandError(f"the Dagster instance in {instance.root_directory} has no "
+                               f"partition {underwriting_id!r}: is it the engine's "
+                               "DAGSTER_HOME?")
         check_pubsub(settings)
-        with open_workspace(instance, workspace_file) as workspace:
-            prepared = prepare_run(workspace, RESUME_JOB,
+        opened = (nullcontext(workspace) if workspace is not None
+                  else open_workspace(instance, workspace_file))
+        with opened as request_context:
+            prepared = prepare_run(request_context, RESUME_JOB,
                                    review_run_config(decision, reviewer, note))
-            return _claim_and_submit(stores, instance, workspace, prepared, row, decision,
-                                     reviewer, note)
+            return _claim_and_submit(stores, instance, request_context, prepared, row,
+                                     decision, reviewer, note)
     finally:
         if owned:
             instance.dispose()
+
+
+def _request(row: dict[str, Any], decision: str) -> tuple[str, str]:
+    """The review's idempotency key and request hash. One parking, one decision: the key
+    changes when the case is parked again later; the hash tells approve from reject."""
+    return (f"review:{row['id']}:{row['updated_at'].isoformat()}",
+            hashlib.sha256(decision.encode()).hexdigest())
+
+
+def _already_decided(stores: Stores, row: dict[str, Any],
+                     decision: Decision) -> ReviewOutcome | None:
+    request_id, request_hash = _request(row, decision)
+    earlier = stores.idempotency.get(request_id)
+    if earlier is None or earlier["status"] != "COMPLETED":
+        return None
+    response = earlier.get("response_data") or {}
+    if earlier["request_hash"] != request_hash:
+        raise ReviewError(f"underwriting {row['id']!r} was already decided otherwise: "
+                          f"{response.get('decision')} by {response.get('reviewer')} "
+                          f"(run {response.get('run_id')})")
+    return ReviewOutcome(row["id"], response.get("decision", decision),
+                         response.get("reviewer", ""), response.get("run_id", ""),
+                         already_submitted=True)
 
 
 def _claim_and_submit(stores: Stores, instance: Any, workspace: Any, prepared: Any,
                       row: dict[str, Any], decision: Decision, reviewer: str,
                       note: str | None) -> ReviewOutcome:
     underwriting_id, organization_id = row["id"], row["organization_id"]
-    # One parking, one decision: the key changes when the case is parked again later.
-    request_id = f"review:{underwriting_id}:{row['updated_at'].isoformat()}"
-    request_hash = hashlib.sha256(decision.encode()).hexdigest()
+    request_id, request_hash = _request(row, decision)
     try:
         claim = stores.idempotency.claim(request_id, RESUME_JOB, request_hash=request_hash,
                                          organization_id=organization_id)
