@@ -161,16 +161,18 @@ def _park_for_real(engine: Engine, instance: DagsterInstance) -> str:
     return spec.underwriting_id
 
 
-def test_approve_queues_the_resume_run_which_the_ui_can_reexecute(
+def test_approve_and_reject_queue_resume_runs_the_ui_can_reexecute(
         engine: Engine, queued_home: DagsterInstance, workspace: Any) -> None:
-    """Needs the review asset to take `decision` / `reviewer` / `note` (branch i9-ui)."""
-    underwriting_id = _park_for_real(engine, queued_home)
-    org = engine.stores.underwritings.get_underwriting(underwriting_id)["organization_id"]
+    """Needs the review asset to take `decision` / `reviewer` / `note` and to publish a
+    rejection (branch i9-ui)."""
+    approved, rejected = _park_for_real(engine, queued_home), _park_for_real(engine, queued_home)
+    org = engine.stores.underwritings.get_underwriting(approved)["organization_id"]
     settings = _settings(DAGSTER_HOME=str(queued_home.root_directory))
+    given = {"settings": settings, "stores": engine.stores, "instance": queued_home,
+             "workspace": workspace}
 
-    outcome = approve(underwriting_id, reviewer="alice", note="statements checked by hand",
-                      settings=settings, stores=engine.stores, instance=queued_home,
-                      workspace=workspace)
+    outcome = approve(approved, reviewer="alice", note="statements checked by hand", **given)
+    refusal = reject(rejected, reviewer="carol", reason="bank statements altered", **given)
 
     run = queued_home.get_run_by_id(outcome.run_id)
     assert run.status == DagsterRunStatus.QUEUED  # the daemon's queue, not this process
@@ -179,22 +181,23 @@ def test_approve_queues_the_resume_run_which_the_ui_can_reexecute(
     assert {k: run.tags[k] for k in ("dagster/partition", "aura/underwriting_id",
                                      "aura/organization_id", "aura/reviewer",
                                      "aura/review_decision")} == {
-        "dagster/partition": underwriting_id, "aura/underwriting_id": underwriting_id,
+        "dagster/partition": approved, "aura/underwriting_id": approved,
         "aura/organization_id": org, "aura/reviewer": "alice", "aura/review_decision": "approve"}
-    (audit,) = [a for a in engine.stores.audit.list_for_underwriting(underwriting_id, org)
+    (audit,) = [a for a in engine.stores.audit.list_for_underwriting(approved, org)
                 if a["event"] == "review_approved"]
     assert audit["run_id"] == run.run_id and audit["detail"]["reviewer"] == "alice"
-    # The same decision again: the same run. A different one: refused, with the first.
-    again = approve(underwriting_id, reviewer="bob", settings=settings, stores=engine.stores,
-                    instance=queued_home)
+    assert queued_home.get_run_by_id(refusal.run_id).tags["aura/review_decision"] == "reject"
+    # The same decision again: the same run. A different one: refused, naming the first.
+    again = approve(approved, reviewer="bob", **given)
     assert again.already_submitted and again.run_id == run.run_id
     with pytest.raises(ReviewError, match="already decided otherwise: approve by alice"):
-        reject(underwriting_id, reviewer="bob", reason="no", settings=settings,
-               stores=engine.stores, instance=queued_home)
+        reject(approved, reviewer="bob", reason="no", **given)
 
-    queued_home.launch_run(run.run_id, workspace)  # what the queue daemon does
+    for run_id in (outcome.run_id, refusal.run_id):
+        queued_home.launch_run(run_id, workspace)  # what the queue daemon does
     finished = _wait_for_run(queued_home, run.run_id)
     assert finished.status == DagsterRunStatus.SUCCESS
+    assert _wait_for_run(queued_home, refusal.run_id).status == DagsterRunStatus.SUCCESS
     # What the UI's "Re-execute" does with the run's origin (in-process runs had none).
     origin = finished.remote_job_origin
     location = workspace.get_code_location(origin.location_name)
@@ -206,25 +209,9 @@ def test_approve_queues_the_resume_run_which_the_ui_can_reexecute(
         use_parent_run_tags=True)
     assert rerun.tags["aura/reviewer"] == "alice" and rerun.parent_run_id == run.run_id
 
-    event = engine.completion_for(underwriting_id)
-    assert event["status"] == "completed"
-    row = engine.stores.underwritings.get_underwriting(underwriting_id)
+    assert engine.completion_for(approved)["status"] == "completed"
+    row = engine.stores.underwritings.get_underwriting(approved)
     assert row["status"] == "completed" and row["reviewed_by"] == "alice"
-
-
-def test_reject_publishes_a_rejected_outcome(engine: Engine, queued_home: DagsterInstance,
-                                             workspace: Any) -> None:
-    """Needs the review asset's reject handling (branch i9-ui)."""
-    underwriting_id = _park_for_real(engine, queued_home)
-    settings = _settings(DAGSTER_HOME=str(queued_home.root_directory))
-
-    outcome = reject(underwriting_id, reviewer="carol", reason="bank statements altered",
-                     settings=settings, stores=engine.stores, instance=queued_home,
-                     workspace=workspace)
-
-    queued_home.launch_run(outcome.run_id, workspace)  # what the queue daemon does
-    assert _wait_for_run(queued_home, outcome.run_id).status == DagsterRunStatus.SUCCESS
-    event = engine.completion_for(underwriting_id)
+    event = engine.completion_for(rejected)
     assert event["status"] == "rejected" and "bank statements altered" in event["reason"]
-    row = engine.stores.underwritings.get_underwriting(underwriting_id)
-    assert row["reviewed_by"] == "carol"
+    assert engine.stores.underwritings.get_underwriting(rejected)["reviewed_by"] == "carol"
