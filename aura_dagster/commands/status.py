@@ -180,10 +180,11 @@ def _is_done(progress: Progress | BatchProgress) -> bool:
 def run(underwriting_id: str | None = None, *, organization_id: str | None = None,
         backfill_id: str | None = None, watch: bool = False, as_json: bool = False,
         interval: float = 1.0, settings: Settings | None = None,
-        out: TextIO = sys.stdout, max_frames: int | None = None,
+        out: TextIO | None = None, max_frames: int | None = None,
         sleep: Callable[[float], None] = time.sleep) -> int:
     if sum(x is not None for x in (underwriting_id, organization_id, backfill_id)) != 1:
         raise CommandError("give one of UNDERWRITING_ID, --org ORG or --backfill ID")
+    out = out or sys.stdout
     settings = settings or load_settings()
     stores = open_store(settings)
     instance = load_instance(settings)

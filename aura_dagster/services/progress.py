@@ -25,6 +25,7 @@ PHASES: tuple[tuple[str, str], ...] = (
     ("plan", r"plan_underwriting_processors"),
     ("processors", r"run_\w+_processor"),
     ("consolidate", r"consolidate_underwriting"),
+    ("validate", r"^underwriting_factors_"),  # asset checks run as steps of their own
     ("review", r"underwriting_review"),
     ("complete", r"processing_completed"),
 )

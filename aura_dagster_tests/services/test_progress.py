@@ -63,8 +63,8 @@ def test_eta_comes_from_earlier_runs_while_processors_run() -> None:
                                 history=history, now=now, run_id="r1", run_status="STARTED")
     assert progress.phase == "processors"
     # processors: 10 s typical, 4 s elapsed -> 6 s left; then consolidate, review, complete
-    # at 1 s each.
-    assert progress.eta_seconds == pytest.approx(9.0)
+    # at 1 s each, and validate (never seen: the 1 s default).
+    assert progress.eta_seconds == pytest.approx(6.0 + 3 * 1.0 + 1.0)
     assert 0 < progress.percent < 100
     running = [s for s in progress.steps if s.status == "running"][0]
     assert running.duration_seconds == pytest.approx(4.0) and running.end is None
@@ -90,7 +90,8 @@ def test_finished_parked_and_queued_cases() -> None:
                               history={"load": 2.0, "processors": 5.0}, now=0.0,
                               run_status="QUEUED")
     assert queued.phase == "queued" and queued.percent == 0.0
-    assert queued.eta_seconds == pytest.approx(2.0 + 1.0 + 5.0 + 3 * 1.0)  # unknown: 1 s
+    # load and processors from history; plan, consolidate, validate, review, complete: 1 s.
+    assert queued.eta_seconds == pytest.approx(2.0 + 5.0 + 5 * 1.0)
     resume = compute_progress("uw_3", [StepRecord("underwriting_review", "running", 10.0)],
                               processors_done=3, processors_purchased=3,
                               history={"review": 4.0, "complete": 2.0}, now=11.0,
