@@ -35,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     review_list.add_argument("--org", default=None, metavar="ORG", help="one organization")
     review_list.add_argument("--json", action="store_true", help="print JSON")
 
+    rerun = sub.add_parser("rerun", help="process an underwriting again (through the queue)")
+    rerun.add_argument("underwriting_id")
+    rerun.add_argument("--by", default="cli", metavar="NAME", help="who asks (a run tag)")
+
     status = sub.add_parser("status", help="progress and ETA of an underwriting or a batch")
     status.add_argument("underwriting_id", nargs="?")
     status.add_argument("--org", default=None, metavar="ORG", help="an organization's cases")
@@ -91,6 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in ("approve", "reject", "review"):
             return _review(args)
+        if args.command == "rerun":
+            from aura_dagster.commands.rerun import rerun
+
+            run_id = rerun(args.underwriting_id, by=args.by)
+            print(f"{args.underwriting_id}: process_underwriting run {run_id} queued (follow "
+                  f"it: aura-dagster status {args.underwriting_id} --watch)")
+            return 0
         if args.command == "status":
             from aura_dagster.commands.status import run as run_status
 

@@ -21,6 +21,7 @@ from dagster._core.execution.plan.resume_retry import ReexecutionStrategy
 from aura_dagster.cli import main
 from aura_dagster.commands.launch import open_workspace
 from aura_dagster.commands.preflight import CommandError
+from aura_dagster.commands.rerun import rerun
 from aura_dagster.commands.review import (
     ReviewError,
     approve,
@@ -203,11 +204,12 @@ def test_approve_and_reject_queue_resume_runs_the_ui_can_reexecute(
     location = workspace.get_code_location(origin.location_name)
     remote_job = location.get_repository(
         origin.repository_origin.repository_name).get_full_job(finished.job_name)
-    rerun = queued_home.create_reexecuted_run(
+    reexecuted = queued_home.create_reexecuted_run(
         request_context=workspace, parent_run=finished, code_location=location,
         remote_job=remote_job, strategy=ReexecutionStrategy.ALL_STEPS,
         use_parent_run_tags=True)
-    assert rerun.tags["aura/reviewer"] == "alice" and rerun.parent_run_id == run.run_id
+    assert reexecuted.tags["aura/reviewer"] == "alice"
+    assert reexecuted.parent_run_id == run.run_id
 
     assert engine.completion_for(approved)["status"] == "completed"
     row = engine.stores.underwritings.get_underwriting(approved)
@@ -215,3 +217,12 @@ def test_approve_and_reject_queue_resume_runs_the_ui_can_reexecute(
     event = engine.completion_for(rejected)
     assert event["status"] == "rejected" and "bank statements altered" in event["reason"]
     assert engine.stores.underwritings.get_underwriting(rejected)["reviewed_by"] == "carol"
+
+    # Rerun from the command line: the same queue, the same origin the UI can re-execute.
+    rerun_id = rerun(approved, by="ops", settings=settings, instance=queued_home,
+                     workspace=workspace)
+    again_run = queued_home.get_run_by_id(rerun_id)
+    assert again_run.status == DagsterRunStatus.QUEUED and again_run.remote_job_origin
+    assert again_run.job_name == "process_underwriting"
+    assert again_run.tags["dagster/partition"] == approved
+    assert again_run.tags["aura/organization_id"] == org
