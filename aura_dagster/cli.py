@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +82,7 @@ def _review(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings.filterwarnings("ignore", module="dagster")  # preview/beta notices are not news
     if args.command == "analyze":
         from aura_dagster.commands.analyze import run as run_analyze
 

@@ -176,9 +176,13 @@ class Settings(BaseModel):
         values = {
             "AURA_ENV": self.environment, "AURA_DATA_DIR": str(self.data_dir),
             "AURA_DATABASE_URL": self.store_url,
+            "AURA_WAREHOUSE_URL": self.warehouse_store_url,
+            "AURA_DOCUMENTS_ROOT": self.documents_path,
             "PUBSUB_PROJECT_ID": self.pubsub_project_id,
             "AURA_SANDBOX_URL": self.sandbox_url,
         }
+        if self.warehouse_schema:
+            values["AURA_WAREHOUSE_SCHEMA"] = self.warehouse_schema
         if self.dagster_home is not None:
             values["DAGSTER_HOME"] = str(self.dagster_home)
         if self.emulator_host:

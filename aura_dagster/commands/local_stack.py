@@ -167,6 +167,9 @@ class LocalStack:
             "PUBSUB_PROJECT_ID": emulator.project_id,
             "AURA_SANDBOX_URL": sandbox.base_url,
         }
+        # Every location as a variable: Dagster's resources reference them (EnvVar), so the
+        # launchpad shows names, not URLs.
+        self.env.update(load_settings(self.env, use_stack=False).environ())
         self._saved_environ = dict(os.environ)
         os.environ.update(self.env)  # this process builds the same resources as Dagster's
         self.settings = load_settings(self.env, use_stack=False)
