@@ -133,3 +133,12 @@ def test_the_launchpad_shows_no_secrets(clean_env: Path,
         assert "env: AURA_DATABASE_URL" in launchpad
         assert "smtp.internal" not in launchpad
     assert not (clean_env / ".data").exists()
+
+
+@pytest.mark.parametrize("package", ["domain", "storage"])
+def test_domain_and_storage_read_no_environment(package: str) -> None:
+    """They take settings as arguments; aura_dagster/settings.py reads the environment."""
+    readers = [str(path.relative_to(ROOT)) for path in (ROOT / "aura_dagster" / package)
+               .rglob("*.py")
+               if any(token in path.read_text() for token in ("os.environ", "getenv("))]
+    assert readers == []

@@ -55,7 +55,7 @@ class VendorSettings:
     def from_env(cls, prefix: str, default_base_url: str,
                  environ: Mapping[str, str]) -> VendorSettings:
         """Read `{PREFIX}_BASE_URL`, `{PREFIX}_API_KEY` and `{PREFIX}_TIMEOUT_SECONDS` from the
-        mapping the caller hands over (the domain never reads os.environ itself)."""
+        mapping the caller hands over (the domain never reads the process environment)."""
         env = environ
         prefix = prefix.upper().rstrip("_")
         timeout = env.get(f"{prefix}_TIMEOUT_SECONDS")
