@@ -50,9 +50,12 @@ def test_status_follows_a_run_with_steps_processors_and_eta(
     assert running, [(p.run_status, p.phase) for p in seen]
     waiting = [p for p in running if p.processors_done < p.processors_purchased == 2]
     assert waiting  # the registry lookup was still out
+    assert any(s.end is None and s.start is not None  # shown while it runs
+               for p in waiting for s in p.steps)
     for progress in running:
         assert 0 < progress.percent < 100 and progress.eta_seconds is not None
-        assert any(s.end is None and s.start is not None for s in progress.steps)
+        loaded = [s for s in progress.steps if s.phase == "load"]
+        assert loaded and loaded[0].end is not None and loaded[0].duration_seconds >= 0
     percents = [p.percent for p in running]
     assert percents == sorted(percents)  # progress never goes back
 
