@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import warnings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,16 +17,72 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--json", action="store_true", help="print one JSON object")
 
     demo = sub.add_parser("demo", help="run the whole engine on sample underwritings")
-    demo.add_argument("--keep", action="store_true", help="leave Dagster running afterwards")
+    demo.add_argument("--keep", action="store_true",
+                      help="leave Dagster running afterwards, and parked cases parked")
 
     approve = sub.add_parser("approve", help="approve an underwriting parked for review")
     approve.add_argument("underwriting_id")
     approve.add_argument("--by", required=True, metavar="REVIEWER", help="who approves")
+    approve.add_argument("--note", default=None, help="why (kept with the decision)")
+
+    reject = sub.add_parser("reject", help="reject an underwriting parked for review")
+    reject.add_argument("underwriting_id")
+    reject.add_argument("--by", required=True, metavar="REVIEWER", help="who rejects")
+    reject.add_argument("--reason", required=True, help="why (sent in processing.completed)")
+
+    review = sub.add_parser("review", help="cases parked for review")
+    review_sub = review.add_subparsers(dest="review_command", required=True)
+    review_list = review_sub.add_parser("list", help="parked cases with reasons and age")
+    review_list.add_argument("--org", default=None, metavar="ORG", help="one organization")
+    review_list.add_argument("--json", action="store_true", help="print JSON")
+
+    rerun = sub.add_parser("rerun", help="process an underwriting again (through the queue)")
+    rerun.add_argument("underwriting_id")
+    rerun.add_argument("--by", default="cli", metavar="NAME", help="who asks (a run tag)")
+
+    status = sub.add_parser("status", help="progress and ETA of an underwriting or a batch")
+    status.add_argument("underwriting_id", nargs="?")
+    status.add_argument("--org", default=None, metavar="ORG", help="an organization's cases")
+    status.add_argument("--backfill", default=None, metavar="ID", help="a backfill's cases")
+    status.add_argument("--watch", action="store_true", help="redraw until done")
+    status.add_argument("--json", action="store_true", help="print JSON")
     return parser
+
+
+def _review(args: argparse.Namespace) -> int:
+    from aura_dagster.commands import review
+
+    if args.command == "review":
+        from aura_dagster.commands.review import format_age, list_parked
+
+        cases = list_parked(args.org)
+        if args.json:
+            print(json.dumps([c.as_dict() for c in cases]))
+            return 0
+        if not cases:
+            print("no underwriting is awaiting review")
+        for case in cases:
+            print(f"{case.underwriting_id:<24} {case.organization_id:<20} "
+                  f"{format_age(case.age_seconds):>7}  {'; '.join(case.reasons) or '-'}")
+        return 0
+    if args.command == "approve":
+        outcome = review.approve(args.underwriting_id, reviewer=args.by, note=args.note)
+    else:
+        outcome = review.reject(args.underwriting_id, reviewer=args.by, reason=args.reason)
+    verb = "approved" if outcome.decision == "approve" else "rejected"
+    if outcome.already_submitted:
+        print(f"{outcome.underwriting_id}: already {verb} by {outcome.reviewer}; "
+              f"resume run {outcome.run_id}")
+    else:
+        print(f"{outcome.underwriting_id}: {verb} by {outcome.reviewer}; resume run "
+              f"{outcome.run_id} queued (follow it: aura-dagster status "
+              f"{outcome.underwriting_id} --watch)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings.filterwarnings("ignore", module="dagster")  # preview/beta notices are not news
     if args.command == "analyze":
         from aura_dagster.commands.analyze import run as run_analyze
 
@@ -33,18 +91,29 @@ def main(argv: list[str] | None = None) -> int:
         from aura_dagster.commands.demo import run as run_demo
 
         return run_demo(keep=args.keep)
-    if args.command == "approve":
-        from aura_dagster.commands.review import ReviewError
-        from aura_dagster.commands.review import approve as approve_underwriting
-        from aura_dagster.storage import DuplicateRequestError
+    from aura_dagster.commands.preflight import CommandError
+    from aura_dagster.settings import SettingsError
 
-        try:
-            ok = approve_underwriting(args.underwriting_id, reviewer=args.by)
-        except (ReviewError, DuplicateRequestError) as exc:
-            print(f"aura-dagster approve: {exc}", file=sys.stderr)
-            return 1
-        print(f"{args.underwriting_id}: {'approved and published' if ok else 'resume run failed'}")
-        return 0 if ok else 1
+    try:
+        if args.command in ("approve", "reject", "review"):
+            return _review(args)
+        if args.command == "rerun":
+            from aura_dagster.commands.rerun import rerun
+
+            run_id = rerun(args.underwriting_id, by=args.by)
+            print(f"{args.underwriting_id}: process_underwriting run {run_id} queued (follow "
+                  f"it: aura-dagster status {args.underwriting_id} --watch)")
+            return 0
+        if args.command == "status":
+            from aura_dagster.commands.status import run as run_status
+
+            return run_status(args.underwriting_id, organization_id=args.org,
+                              backfill_id=args.backfill, watch=args.watch, as_json=args.json)
+    except (CommandError, SettingsError) as exc:
+        print(f"aura-dagster {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
     return 2
 
 

@@ -2,13 +2,14 @@
 
 AURA_ENV=embedded (default): SQLite files under AURA_DATA_DIR (.data/), the Pub/Sub
 emulator, the sandbox vendor server, documents in a local folder. Nothing to set up.
+Values come from aura_dagster.settings; whatever the environment sets is referenced
+through EnvVar, so the launchpad and run configs never carry it (database URLs included).
 AURA_ENV=production: every endpoint and secret comes from the environment (EnvVar),
 read when a run starts, never stored in Dagster's config.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,66 +21,78 @@ from aura_dagster.resources.processors import ProcessorsResource
 from aura_dagster.resources.pubsub import PubSubResource
 from aura_dagster.resources.store import StoreResource
 from aura_dagster.resources.warehouse import SqlWarehouseIOManager
-
-EMBEDDED = "embedded"
-PRODUCTION = "production"
-
-# Topic and subscription names shared by the embedded default and the demo.
-UNDERWRITING_CREATED_TOPIC = "underwriting-created"
-UNDERWRITING_CREATED_SUBSCRIPTION = "aura-engine-underwriting-created"
-DEAD_LETTER_TOPIC = "underwriting-created-dead-letter"
-PROCESSING_COMPLETED_TOPIC = "processing-completed"
-DEFAULT_SANDBOX_URL = "http://127.0.0.1:8787"
+from aura_dagster.settings import (  # noqa: F401  (re-exported: older imports use these)
+    DEAD_LETTER_TOPIC,
+    DEFAULT_SANDBOX_URL,
+    EMBEDDED,
+    PROCESSING_COMPLETED_TOPIC,
+    PRODUCTION,
+    UNDERWRITING_CREATED_SUBSCRIPTION,
+    UNDERWRITING_CREATED_TOPIC,
+    Settings,
+    SettingsError,
+    load_settings,
+    sqlite_url,
+)
 
 
 def current_environment() -> str:
-    env = os.environ.get("AURA_ENV", EMBEDDED)
-    if env not in (EMBEDDED, PRODUCTION):
-        raise ValueError(f"AURA_ENV must be {EMBEDDED!r} or {PRODUCTION!r}, not {env!r}")
-    return env
+    try:
+        return load_settings(use_stack=False).environment
+    except SettingsError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("AURA_DATA_DIR", ".data")).resolve()
+    return load_settings(use_stack=False).data_dir
 
 
-def sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path}"
+def embedded_resources(settings: Settings | None = None, *,
+                       env_vars: bool = True) -> dict[str, Any]:
+    """The embedded default's resources. With `env_vars` (what Dagster loads), a value the
+    environment set is an EnvVar, resolved when a run starts, so it never shows in the
+    launchpad or a run's config; defaults (local paths and ports) are plain values.
+    `env_vars=False` gives plain values throughout, for code that uses the resources
+    directly, outside a run (the local stack, tests)."""
+    s = settings or load_settings()
 
+    def _from_env(settings: Settings, field: str, value: Any) -> Any:
+        name = settings.env_name(field) if env_vars else None
+        if name is None:
+            return value
+        return EnvVar.int(name) if isinstance(value, int) else EnvVar(name)
 
-def embedded_resources() -> dict[str, Any]:
-    data = data_dir()
-    env = os.environ
-    sandbox = env.get("AURA_SANDBOX_URL", DEFAULT_SANDBOX_URL)
+    sandbox = _from_env(s, "sandbox_url", s.sandbox_url)
     return {
-        "store": StoreResource(database_url=env.get("AURA_DATABASE_URL")
-                               or sqlite_url(data / "aura.db"), auto_migrate=True),
+        "store": StoreResource(database_url=_from_env(s, "database_url", s.store_url),
+                               auto_migrate=True),
         # On PostgreSQL the warehouse tables live in their own schema, away from the store's.
         "warehouse_io_manager": SqlWarehouseIOManager(
-            url=env.get("AURA_WAREHOUSE_URL") or sqlite_url(data / "warehouse.db"),
-            schema_name=env.get("AURA_WAREHOUSE_SCHEMA") or None),
+            url=_from_env(s, "warehouse_url", s.warehouse_store_url),
+            schema_name=_from_env(s, "warehouse_schema", s.warehouse_schema)),
         "document_source": DocumentSourceResource(
-            root=env.get("AURA_DOCUMENTS_ROOT") or str(data / "documents")),
+            root=_from_env(s, "documents_root", s.documents_path)),
         "processors": ProcessorsResource(opencorporates_base_url=sandbox, clear_base_url=sandbox),
         "pubsub": PubSubResource(
-            project_id=env.get("PUBSUB_PROJECT_ID", "aura-local"),
-            emulator_host=env.get("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085"),
-            underwriting_created_topic=env.get("AURA_UNDERWRITING_CREATED_TOPIC",
-                                               UNDERWRITING_CREATED_TOPIC),
-            underwriting_created_subscription=env.get("AURA_UNDERWRITING_CREATED_SUBSCRIPTION",
-                                                      UNDERWRITING_CREATED_SUBSCRIPTION),
-            dead_letter_topic=env.get("AURA_DEAD_LETTER_TOPIC", DEAD_LETTER_TOPIC),
-            completed_topic=env.get("AURA_PROCESSING_COMPLETED_TOPIC", PROCESSING_COMPLETED_TOPIC),
+            project_id=_from_env(s, "pubsub_project_id", s.pubsub_project_id),
+            emulator_host=_from_env(s, "pubsub_emulator_host", s.emulator_host),
+            underwriting_created_topic=_from_env(s, "underwriting_created_topic",
+                                                 s.underwriting_created_topic),
+            underwriting_created_subscription=_from_env(
+                s, "underwriting_created_subscription", s.underwriting_created_subscription),
+            dead_letter_topic=_from_env(s, "dead_letter_topic", s.dead_letter_topic),
+            completed_topic=_from_env(s, "processing_completed_topic",
+                                      s.processing_completed_topic),
         ),
-        "notifier": NotifierResource(smtp_host=env.get("AURA_SMTP_HOST", ""),
-                                     smtp_port=int(env.get("AURA_SMTP_PORT", "25")),
-                                     recipients=env.get("AURA_NOTIFY_TO", "")),
+        "notifier": NotifierResource(smtp_host=_from_env(s, "smtp_host", s.smtp_host),
+                                     smtp_port=_from_env(s, "smtp_port", s.smtp_port),
+                                     recipients=_from_env(s, "notify_to", s.notify_to)),
     }
 
 
 def production_resources() -> dict[str, Any]:
     warehouse: Any
-    if os.environ.get("AURA_WAREHOUSE", "postgres") == "bigquery":
+    if load_settings(use_stack=False).warehouse == "bigquery":
         from aura_dagster.resources.bigquery_warehouse import BigQueryWarehouseIOManager
 
         warehouse = BigQueryWarehouseIOManager(project=EnvVar("GCP_PROJECT"),
@@ -112,4 +125,6 @@ def production_resources() -> dict[str, Any]:
 
 def resources_for(environment: str | None = None) -> dict[str, Any]:
     environment = environment or current_environment()
-    return production_resources() if environment == PRODUCTION else embedded_resources()
+    if environment == PRODUCTION:
+        return production_resources()
+    return embedded_resources()

@@ -157,10 +157,14 @@ def test_embedded_notifier_follows_the_smtp_variables(monkeypatch: pytest.Monkey
     monkeypatch.setenv("AURA_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("AURA_SMTP_PORT", "2525")
     monkeypatch.setenv("AURA_NOTIFY_TO", "ops@lender.test")
-    notifier = embedded_resources()["notifier"]
+    notifier = embedded_resources(env_vars=False)["notifier"]
     assert isinstance(notifier, NotifierResource) and notifier.enabled
     assert (notifier.smtp_host, notifier.smtp_port, notifier.recipients) == (
         "127.0.0.1", 2525, "ops@lender.test")
+    # What Dagster loads references the variables; it resolves them when a run starts.
+    referenced = embedded_resources()["notifier"]
+    assert (referenced.smtp_host.env_var_name, referenced.smtp_port.env_var_name) == (
+        "AURA_SMTP_HOST", "AURA_SMTP_PORT")
 
 
 @pytest.mark.parametrize("warehouse", ["postgres", "bigquery"])

@@ -4,6 +4,11 @@ Starts the Pub/Sub emulator, the sandbox vendor server and Dagster (daemon + web
 seeds two tenants with underwritings and generated documents, publishes their
 `underwriting.created` events, waits for every `processing.completed` (approving the one
 the review gate parks), prints the factors per underwriting, and stops what it started.
+
+Everything lives in the data directory of aura_dagster.settings (`.data/` by default:
+`aura.db`, `warehouse.db`, `documents/`, `dagster_home/`, `logs/`, `stack.json`), the same
+place the other commands look. With `--keep` Dagster keeps running and a parked case stays
+parked, for the operator to approve or reject (README "Operating").
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import os
 import sys
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 from aura_dagster.commands.local_stack import (
@@ -22,7 +28,7 @@ from aura_dagster.commands.local_stack import (
     wait_for_completions,
 )
 from aura_dagster.demo_cases import DemoCase, build_demo_cases
-from aura_dagster.environments import data_dir
+from aura_dagster.settings import load_settings
 
 DEMO_TIMEOUT_SECONDS = 150.0
 
@@ -31,10 +37,16 @@ def _say(message: str) -> None:
     print(f"[demo {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+def demo_data_dir() -> Path:
+    """The settings' data dir (`.data/` unless AURA_DATA_DIR says otherwise): the demo's
+    store is the `.data/aura.db` the README and every other command use."""
+    return load_settings(use_stack=False).data_dir
+
+
 def run(*, keep: bool = False) -> int:
     warnings.filterwarnings("ignore", module="dagster")  # preview/beta notices are not news here
     started = time.monotonic()
-    demo_dir = data_dir() / "demo"
+    demo_dir = demo_data_dir()
     _say("starting the Pub/Sub emulator and the sandbox vendor server")
     with LocalStack(demo_dir, sandbox_slow_seconds=30.0,
                     listener=f"demo-listener-{os.getpid()}") as local:
@@ -43,7 +55,7 @@ def run(*, keep: bool = False) -> int:
         _say(f"seeded {len(cases)} underwritings for "
              f"{len({c.spec.organization_id for c in cases})} tenants")
 
-        port = free_port(int(os.environ.get("AURA_WEBSERVER_PORT", "3000")))
+        port = free_port(load_settings(use_stack=False).webserver_port)
         local.start_dagster(webserver_port=port)
         _say(f"Dagster daemon started; UI on http://127.0.0.1:{port} "
              f"(logs in {local.log_dir})")
@@ -52,18 +64,23 @@ def run(*, keep: bool = False) -> int:
             local.publish_created(case.event)
         _say(f"published {len(cases)} underwriting.created events")
 
-        events = _wait_for_completions(local, cases, stores)
+        events, parked = _wait_for_completions(local, cases, stores, approve=not keep)
         _print_report(cases, events, stores)
         total = time.monotonic() - started
         _say(f"done in {total:.0f}s")
         if keep:
             _say(f"Dagster keeps running on http://127.0.0.1:{port}; Ctrl-C to stop")
+            for underwriting_id in sorted(parked):
+                _say(f"{underwriting_id} is parked for review. In another shell: "
+                     f"`.venv/bin/aura-dagster review list`, then `.venv/bin/aura-dagster "
+                     f"approve {underwriting_id} --by <you>` (or `reject ... --reason ...`)")
             try:
                 while True:
                     time.sleep(3600)
             except KeyboardInterrupt:
                 pass
-        missing = [c.spec.underwriting_id for c in cases if c.spec.underwriting_id not in events]
+        missing = [c.spec.underwriting_id for c in cases
+                   if c.spec.underwriting_id not in events and c.spec.underwriting_id not in parked]
         if missing:
             print(f"no processing.completed for: {', '.join(missing)} "
                   f"(see {local.log_dir})", file=sys.stderr)
@@ -71,10 +88,12 @@ def run(*, keep: bool = False) -> int:
     return 0
 
 
-def _wait_for_completions(local: LocalStack, cases: list[DemoCase],
-                          stores: Any) -> dict[str, dict[str, Any]]:
-    """Every case's processing.completed, approving the ones the review gate parks."""
+def _wait_for_completions(local: LocalStack, cases: list[DemoCase], stores: Any, *,
+                          approve: bool = True) -> tuple[dict[str, dict[str, Any]], set[str]]:
+    """Every case's processing.completed, approving the ones the review gate parks (or, with
+    `approve=False`, leaving them parked: returned as the second value)."""
     approved: set[str] = set()
+    parked: set[str] = set()
 
     def announce(completion: Completion) -> None:
         event = completion.event
@@ -83,14 +102,19 @@ def _wait_for_completions(local: LocalStack, cases: list[DemoCase],
              f"{summary['completed_count']} completed, {summary['failed_count']} failed, "
              f"{summary.get('timeout_count', 0)} timed out")
 
-    def approve_parked(pending: set[str]) -> None:
+    def approve_parked(pending: set[str]) -> set[str]:
         for underwriting_id in sorted(pending - approved):
             row = stores.underwritings.get_underwriting(underwriting_id)
             if row and row["status"] == "awaiting_review":
                 _say(f"{underwriting_id} parked for review: {row.get('review_reason')}")
-                _say(f"approving {underwriting_id} as 'demo-reviewer' (resume_after_review)")
+                if not approve:
+                    parked.add(underwriting_id)
+                    continue
+                _say(f"approving {underwriting_id} as 'demo-reviewer' (resume_after_review, "
+                     "through the run queue)")
                 _approve(underwriting_id)
                 approved.add(underwriting_id)
+        return parked
 
     done = wait_for_completions(local, [c.spec.underwriting_id for c in cases],
                                 timeout=DEMO_TIMEOUT_SECONDS, on_completion=announce,
@@ -98,13 +122,13 @@ def _wait_for_completions(local: LocalStack, cases: list[DemoCase],
     if local.daemon_exited:
         assert local.daemon is not None
         _say(f"the Dagster daemon exited with code {local.daemon.returncode}: see its log")
-    return {underwriting_id: c.event for underwriting_id, c in done.items()}
+    return {underwriting_id: c.event for underwriting_id, c in done.items()}, parked
 
 
 def _approve(underwriting_id: str) -> None:
     from aura_dagster.commands.review import approve
 
-    approve(underwriting_id, reviewer="demo-reviewer")
+    approve(underwriting_id, reviewer="demo-reviewer", note="approved by the demo")
 
 
 def _format_value(value: Any) -> str:

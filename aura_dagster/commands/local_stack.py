@@ -6,9 +6,12 @@
         local.pubsub.publish(local.pubsub.underwriting_created_topic, event, attrs)
         done = wait_for_completions(local, {"uw_1"}, timeout=120)
 
-`data_dir` is wiped and becomes AURA_DATA_DIR (SQLite store, warehouse, documents,
-`dagster_home/`, `logs/`). Leaving the block stops everything that was started, in
-reverse order, and restores this process's environment.
+`data_dir` is wiped and becomes AURA_DATA_DIR (SQLite store `aura.db`, warehouse,
+documents, `dagster_home/`, `logs/`). While the stack runs, `data_dir/stack.json` says where
+its parts are (aura_dagster.settings reads it), so commands typed in another shell find the
+same store, Pub/Sub emulator and Dagster home with nothing set. Leaving the block stops
+everything that was started, in reverse order, removes the state file and restores this
+process's environment.
 """
 
 from __future__ import annotations
@@ -27,7 +30,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from aura_dagster.environments import PROCESSING_COMPLETED_TOPIC, sqlite_url
+from aura_dagster.settings import (
+    PROCESSING_COMPLETED_TOPIC,
+    STACK_FILE,
+    Settings,
+    StackState,
+    load_settings,
+    read_stack_state,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 WORKSPACE = PROJECT_ROOT / "workspace.yaml"
@@ -106,6 +116,7 @@ class LocalStack:
         self.resources: dict[str, Any] = {}
         self.daemon: subprocess.Popen[bytes] | None = None
         self.webserver_port: int | None = None
+        self.settings: Settings | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -134,6 +145,10 @@ class LocalStack:
         from aura_dagster.pubsub.emulator import PubSubEmulator
         from aura_dagster.sandbox import SandboxServer
 
+        running = read_stack_state(self.data_dir)
+        if running is not None and running.pid != os.getpid():
+            raise RuntimeError(f"a local stack (pid {running.pid}) already runs on "
+                               f"{self.data_dir}; stop it first")
         if self.data_dir.exists():
             shutil.rmtree(self.data_dir)
         self.log_dir.mkdir(parents=True)
@@ -152,16 +167,37 @@ class LocalStack:
             "PUBSUB_PROJECT_ID": emulator.project_id,
             "AURA_SANDBOX_URL": sandbox.base_url,
         }
+        # Every location as a variable: Dagster's resources reference them (EnvVar), so the
+        # launchpad shows names, not URLs.
+        self.env.update(load_settings(self.env, use_stack=False).environ())
         self._saved_environ = dict(os.environ)
         os.environ.update(self.env)  # this process builds the same resources as Dagster's
+        self.settings = load_settings(self.env, use_stack=False)
+        self._write_state()
+        self._stack.callback(self._remove_state)
 
         from aura_dagster.environments import embedded_resources
         from aura_dagster.pubsub.admin import ensure_subscription
 
-        self.resources = embedded_resources()
+        self.resources = embedded_resources(self.settings, env_vars=False)
         self.pubsub.ensure_topology()
         ensure_subscription(self.pubsub.clients.subscriber, self.pubsub.project_id,
                             self.listener, PROCESSING_COMPLETED_TOPIC)
+
+    def _write_state(self) -> None:
+        """Tell commands in other shells where this stack's parts are."""
+        assert self.settings is not None
+        s = self.settings
+        StackState(pid=os.getpid(), data_dir=str(self.data_dir), dagster_home=str(self.home),
+                   pubsub_emulator_host=s.emulator_host or "",
+                   pubsub_project_id=s.pubsub_project_id, database_url=s.store_url,
+                   sandbox_url=s.sandbox_url,
+                   webserver_url=(f"http://127.0.0.1:{self.webserver_port}"
+                                  if self.webserver_port else None)).write(self.data_dir)
+
+    def _remove_state(self) -> None:
+        with suppress(FileNotFoundError):
+            (self.data_dir / STACK_FILE).unlink()
 
     @property
     def pubsub(self) -> Any:  # PubSubResource
@@ -170,7 +206,8 @@ class LocalStack:
     def open_stores(self) -> Any:  # Stores
         from aura_dagster.resources.store import open_stores
 
-        return open_stores(sqlite_url(self.data_dir / "aura.db"), migrate=True)
+        assert self.settings is not None
+        return open_stores(self.settings.store_url, migrate=True)
 
     def start_dagster(self, *, webserver_port: int | None = None) -> None:
         """Start `dagster-daemon run` and, given a port, `dagster-webserver` on it."""
@@ -184,6 +221,7 @@ class LocalStack:
                 str(bin_dir / "dagster-webserver"), "-w", workspace, "-h", "127.0.0.1",
                 "-p", str(webserver_port)], self.env, self.log_dir))
             self.webserver_port = webserver_port
+            self._write_state()
 
     @property
     def daemon_exited(self) -> bool:
@@ -197,14 +235,14 @@ class LocalStack:
 def wait_for_completions(
     local: LocalStack, wanted: Collection[str], *, timeout: float,
     on_completion: Callable[[Completion], None] | None = None,
-    on_poll: Callable[[set[str]], None] | None = None,
+    on_poll: Callable[[set[str]], Collection[str] | None] | None = None,
 ) -> dict[str, Completion]:
     """Pull `processing.completed` from the listener until every underwriting in `wanted`
     has one, `timeout` seconds pass, or the daemon exits (check `local.daemon_exited`).
 
     `on_completion` sees each wanted event as it arrives; `on_poll` is called after every
-    pull with the underwritings still pending. Events for other underwritings are acked
-    and dropped.
+    pull with the underwritings still pending and may return ids to stop waiting for (a
+    case left parked for review). Events for other underwritings are acked and dropped.
     """
     pending = set(wanted)
     done: dict[str, Completion] = {}
@@ -226,5 +264,5 @@ def wait_for_completions(
             if on_completion is not None:
                 on_completion(completion)
         if on_poll is not None and pending:
-            on_poll(pending)
+            pending -= set(on_poll(set(pending)) or ())
     return done

@@ -3,7 +3,7 @@
 SQLite (a file under the data directory) is the embedded default; PostgreSQL runs in
 production. No Dagster import here: the engine wraps this package in a resource.
 
-    db = Database(default_sqlite_url())
+    db = Database(default_sqlite_url(Path(".data")))
     db.upgrade()
     stores = Stores(db)
     stores.underwritings.upsert_underwriting("uw_1", "org_1")
@@ -17,7 +17,6 @@ from typing import Any
 from aura_dagster.storage.database import (
     Database,
     RetryPolicy,
-    default_data_dir,
     default_sqlite_url,
     is_transient_error,
     with_retry,
@@ -93,7 +92,6 @@ __all__ = [
     "TraceRepository",
     "UnderwritingRepository",
     "UnknownDocumentError",
-    "default_data_dir",
     "default_sqlite_url",
     "is_transient_error",
     "numeric_value",

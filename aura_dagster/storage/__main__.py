@@ -1,26 +1,33 @@
 """`python -m aura_dagster.storage upgrade|downgrade|current|check [--url URL]`.
 
-Without --url: $AURA_DATABASE_URL, else the embedded SQLite file under the data directory.
+Without --url: the store of aura_dagster.settings ($AURA_DATABASE_URL, else the embedded
+SQLite file `aura.db` in the data directory).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
-from aura_dagster.storage.database import Database, default_sqlite_url
+from aura_dagster.storage.database import Database
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m aura_dagster.storage")
     parser.add_argument("command", choices=["upgrade", "downgrade", "current", "check"])
-    parser.add_argument("--url", default=os.environ.get("AURA_DATABASE_URL"))
+    parser.add_argument("--url", default=None)
     parser.add_argument("--revision", default=None,
                         help="target revision (upgrade: head, downgrade: base)")
     args = parser.parse_args(argv)
-    db = Database(args.url or default_sqlite_url())
+    if args.url is None:
+        from aura_dagster.settings import load_settings
+
+        settings = load_settings()
+        if settings.database_url is None:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        args.url = settings.store_url
+    db = Database(args.url)
     try:
         if args.command == "upgrade":
             db.upgrade(args.revision or "head")

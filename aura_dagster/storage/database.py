@@ -13,7 +13,6 @@ import contextvars
 import datetime as dt
 import json
 import logging
-import os
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -32,7 +31,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-SQLITE_FILE_NAME = "aura.sqlite3"
+SQLITE_FILE_NAME = "aura.db"  # the same file as settings.STORE_FILE
 
 _TRANSIENT_MESSAGES = (
     "server closed the connection",
@@ -50,14 +49,10 @@ _TRANSIENT_MESSAGES = (
 )
 
 
-def default_data_dir() -> Path:
-    """`$AURA_DATA_DIR`, or `.data/` under the working directory."""
-    return Path(os.environ.get("AURA_DATA_DIR") or Path.cwd() / ".data")
-
-
-def default_sqlite_url(data_dir: Path | None = None) -> str:
-    """The embedded default store: a SQLite file in the data directory (created if absent)."""
-    directory = Path(data_dir) if data_dir is not None else default_data_dir()
+def default_sqlite_url(data_dir: Path) -> str:
+    """The embedded default store: a SQLite file in `data_dir` (created if absent). The data
+    directory comes from aura_dagster.settings: storage reads no environment."""
+    directory = Path(data_dir)
     directory.mkdir(parents=True, exist_ok=True)
     return f"sqlite+pysqlite:///{(directory / SQLITE_FILE_NAME).resolve()}"
 

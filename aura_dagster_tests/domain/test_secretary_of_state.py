@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from aura_dagster.domain.processors.base import ErrorClass, ExecutionStatus, ProcessorResult
 from aura_dagster.domain.processors.secretary_of_state import (
     SecretaryOfStateProcessor,
@@ -120,11 +118,11 @@ def test_runs_without_documents_and_skips_when_disabled(vendor_settings: VendorS
     assert result.skipped and result.status is ExecutionStatus.COMPLETED
 
 
-def test_settings_from_the_environment(sandbox_server: SandboxServer,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AURA_OPENCORPORATES_BASE_URL", sandbox_server.base_url)
-    monkeypatch.delenv("AURA_OPENCORPORATES_API_KEY", raising=False)
-    result = SecretaryOfStateProcessor().execute(underwriting("Sunrise Bakery LLC", "CA"), [])
+def test_settings_from_an_environment_mapping(sandbox_server: SandboxServer) -> None:
+    environ = {"AURA_OPENCORPORATES_BASE_URL": sandbox_server.base_url}
+    settings = VendorSettings.from_env("AURA_OPENCORPORATES", "http://unused", environ)
+    result = SecretaryOfStateProcessor(settings).execute(
+        underwriting("Sunrise Bakery LLC", "CA"), [])
     assert result.factors["sos_company_number"] == "201607510123"
 
 

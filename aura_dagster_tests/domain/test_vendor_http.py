@@ -64,12 +64,13 @@ def test_resolve_settings_takes_non_secret_overrides_from_config() -> None:
     assert resolve_settings(given, "AURA_X", {"base_url": None}) == given
 
 
-def test_resolve_settings_without_explicit_settings_reads_the_environment(
+def test_resolve_settings_without_explicit_settings_reads_no_environment(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AURA_X_BASE_URL", raising=False)
+    """The domain takes settings as arguments: a variable in the environment changes nothing."""
+    monkeypatch.setenv("AURA_X_BASE_URL", "http://from-env")
     monkeypatch.setenv("AURA_X_API_KEY", "from-env")
     assert resolve_settings(None, "AURA_X", {}) == VendorSettings(
-        SANDBOX_DEFAULT_BASE_URL, "from-env", 10.0)
+        SANDBOX_DEFAULT_BASE_URL, None, 10.0)
 
 
 def test_parse_retry_after_accepts_seconds_and_http_dates() -> None:

@@ -28,6 +28,7 @@ from dagster import (
     reconstructable,
 )
 
+from aura_dagster.environments import embedded_resources
 from aura_dagster.pubsub import PubSubEmulator, delete_subscription, ensure_subscription
 from aura_dagster.resources.pubsub import PubSubResource
 from aura_dagster.resources.store import open_stores
@@ -221,8 +222,8 @@ def engine(postgres_databases: PostgresDatabases, pubsub_emulator: PubSubEmulato
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     defs_module = importlib.import_module("aura_dagster_tests.engine.engine_definitions")
-    resources = defs_module.defs.resources
-    pubsub: PubSubResource = resources["pubsub"]
+    # The resources with their values, not the EnvVars Dagster resolves at run start.
+    pubsub: PubSubResource = embedded_resources(env_vars=False)["pubsub"]
     pubsub.ensure_topology()
     listener, dead_letters = f"engine-listener-{suffix}", f"engine-dead-probe-{suffix}"
     ensure_subscription(pubsub.clients.subscriber, pubsub.project_id, listener,

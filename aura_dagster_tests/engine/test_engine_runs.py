@@ -9,11 +9,9 @@ from decimal import Decimal
 
 import pandas as pd
 import psycopg
-import pytest
 import sqlalchemy as sa
 from dagster import DagsterEventType, ReexecutionOptions, execute_job, reconstructable
 
-from aura_dagster.commands.review import ReviewError, approve
 from aura_dagster.domain.money import jsonable
 from aura_dagster.domain.processors.bank_statement import BankStatementProcessor
 from aura_dagster_tests.engine.conftest import ALL_PROCESSORS, QUIET, Engine
@@ -139,8 +137,12 @@ def test_timeout_and_failure_are_reported_while_others_complete(engine: Engine,
     row = engine.stores.underwritings.get_underwriting(spec.underwriting_id)
     assert row["status"] == "awaiting_review" and "p_drivers_license failed" in \
         row["review_reason"]
-    assert approve(spec.underwriting_id, reviewer="ops", instance=engine.instance,
-                   job=engine.defs_module.resume_job, stores=engine.stores)
+    approved = execute_job(
+        reconstructable(engine.defs_module.resume_job), instance=engine.instance,
+        tags={"dagster/partition": spec.underwriting_id},
+        run_config={**QUIET, "ops": {"underwriting_review": {"config": {
+            "decision": "approve", "reviewer": "ops"}}}})
+    assert approved.success
     event = engine.completion_for(spec.underwriting_id)
     assert [p["processor_id"] for p in event["completed_processors"]] == ["p_bank_statement"]
     assert [p["processor_id"] for p in event["failed_processors"]] == ["p_drivers_license"]
@@ -275,21 +277,7 @@ def test_review_gate_parks_then_approval_resumes_without_rerunning(engine: Engin
         if e.dagster_event.event_specific_data.asset_check_key.name == "statements_reconcile"]
     assert not reconcile[0].dagster_event.event_specific_data.passed
 
-    executions_before = len(engine.executions(spec.underwriting_id))
-    assert approve(spec.underwriting_id, reviewer="alice", instance=engine.instance,
-                   job=engine.defs_module.resume_job, stores=engine.stores)
-
-    event = engine.completion_for(spec.underwriting_id)
-    assert event["summary"]["completed_count"] == 1
-    row = engine.stores.underwritings.get_underwriting(spec.underwriting_id)
-    assert row["status"] == "completed" and row["reviewed_by"] == "alice"
-    assert len(engine.executions(spec.underwriting_id)) == executions_before
-    # Approving again is refused with the reason: the case is no longer parked.
-    with pytest.raises(ReviewError, match="is completed, not awaiting review"):
-        approve(spec.underwriting_id, reviewer="bob", instance=engine.instance,
-                job=engine.defs_module.resume_job, stores=engine.stores)
-    with pytest.raises(ReviewError, match="does not exist"):
-        approve("uw_nobody", reviewer="bob", stores=engine.stores)
+    # Approving and rejecting (through the run queue): engine/test_review_commands.py.
 
 
 def test_tenant_config_never_reaches_another_tenants_run(engine: Engine) -> None:

@@ -138,10 +138,11 @@ def test_sqlite_connections_use_wal_and_foreign_keys(tmp_path: Path) -> None:
         db.dispose()
 
 
-def test_default_sqlite_url_honours_aura_data_dir(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_storage_reads_no_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The data directory is an argument (from aura_dagster.settings), never $AURA_DATA_DIR."""
     monkeypatch.setenv("AURA_DATA_DIR", str(tmp_path / "elsewhere"))
-    assert default_sqlite_url().endswith("/elsewhere/aura.sqlite3")
-    monkeypatch.delenv("AURA_DATA_DIR")
-    monkeypatch.chdir(tmp_path)
-    assert default_sqlite_url() == f"sqlite+pysqlite:///{tmp_path / '.data' / 'aura.sqlite3'}"
+    assert default_sqlite_url(tmp_path / "given") == (
+        f"sqlite+pysqlite:///{tmp_path / 'given' / 'aura.db'}")
+    with pytest.raises(TypeError):
+        default_sqlite_url()  # type: ignore[call-arg]
+    assert not (tmp_path / "elsewhere").exists()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import email.utils
 import json
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -54,9 +53,10 @@ class VendorSettings:
 
     @classmethod
     def from_env(cls, prefix: str, default_base_url: str,
-                 environ: Mapping[str, str] | None = None) -> VendorSettings:
-        """Read `{PREFIX}_BASE_URL`, `{PREFIX}_API_KEY` and `{PREFIX}_TIMEOUT_SECONDS`."""
-        env = os.environ if environ is None else environ
+                 environ: Mapping[str, str]) -> VendorSettings:
+        """Read `{PREFIX}_BASE_URL`, `{PREFIX}_API_KEY` and `{PREFIX}_TIMEOUT_SECONDS` from the
+        mapping the caller hands over (the domain never reads the process environment)."""
+        env = environ
         prefix = prefix.upper().rstrip("_")
         timeout = env.get(f"{prefix}_TIMEOUT_SECONDS")
         return cls(
@@ -199,12 +199,12 @@ def _ms_since(started: float) -> int:
 
 def resolve_settings(explicit: VendorSettings | None, env_prefix: str,
                      config: Mapping[str, object]) -> VendorSettings:
-    """Settings given to the processor (or the environment), then non-secret config overrides.
-
-    Config may override `base_url` and `request_timeout_seconds`; the API key only ever
-    comes from the settings object or `{PREFIX}_API_KEY`, so it never lands in stored config.
+    """Settings given to the processor (else the sandbox, keyless), then non-secret config
+    overrides. Config may override `base_url` and `request_timeout_seconds`; the API key only
+    ever comes from the settings object, so it never lands in stored config. `env_prefix`
+    names the vendor's variables for callers that build settings with `from_env`.
     """
-    settings = explicit or VendorSettings.from_env(env_prefix, SANDBOX_DEFAULT_BASE_URL)
+    settings = explicit or VendorSettings(SANDBOX_DEFAULT_BASE_URL, None)
     base_url = config.get("base_url")
     request_timeout = config.get("request_timeout_seconds")
     return VendorSettings(

@@ -116,6 +116,16 @@ class UnderwritingRepository(Repository):
         query = query.order_by(underwritings.c.created_at.desc(), underwritings.c.id).limit(limit)
         return self.db.run(lambda conn: records(conn.execute(query)))
 
+    def list_by_status(self, status: str, organization_id: str | None = None,
+                       limit: int = 500) -> list[Record]:
+        """Underwritings in `status` across organizations (or one), longest-waiting first."""
+        _check_status(status)
+        query = sa.select(underwritings).where(underwritings.c.status == status)
+        if organization_id is not None:
+            query = query.where(underwritings.c.organization_id == organization_id)
+        query = query.order_by(underwritings.c.updated_at, underwritings.c.id).limit(limit)
+        return self.db.run(lambda conn: records(conn.execute(query)))
+
     def set_status(self, underwriting_id: str, status: str, *,
                    review_reason: str | None | Unset = UNSET,
                    reviewed_by: str | None | Unset = UNSET,
