@@ -33,12 +33,15 @@ from aura_dagster.commands.preflight import (
 )
 from aura_dagster.settings import Settings, load_settings
 from aura_dagster.storage import DuplicateRequestError, RequestHashMismatchError, Stores
-from aura_dagster.tags import ORGANIZATION_ID_TAG, UNDERWRITING_ID_TAG
+from aura_dagster.tags import (
+    ORGANIZATION_ID_TAG,
+    REVIEW_DECISION_TAG,
+    REVIEWER_TAG,
+    UNDERWRITING_ID_TAG,
+)
 
 RESUME_JOB = "resume_after_review"
 PARKED = "awaiting_review"
-REVIEWER_TAG = "aura/reviewer"
-REVIEW_DECISION_TAG = "aura/review_decision"
 PARTITION_TAG = "dagster/partition"
 PARTITIONS = "underwriting"  # the dynamic partitions' name (aura_dagster/partitions.py)
 REVIEW_AUDIT_EVENTS = {"approve": "review_approved", "reject": "review_rejected"}
