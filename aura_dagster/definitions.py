@@ -11,15 +11,7 @@ from aura_dagster.assets.factor_matrix import underwriting_factor_matrix
 from aura_dagster.assets.jobs import process_underwriting_job, resume_after_review_job
 from aura_dagster.assets.options import PipelineOptionsResource
 from aura_dagster.assets.processing import build_processing_asset
-from aura_dagster.assets.review import (
-    factor_values_in_range,
-    processing_completed,
-    processors_succeeded,
-    required_factors_present,
-    review_cleared,
-    statements_reconcile,
-    underwriting_review,
-)
+from aura_dagster.assets.review import underwriting_review
 from aura_dagster.environments import resources_for
 from aura_dagster.resources.processors import catalog_pools
 from aura_dagster.sensors.run_status import run_status_sensors
@@ -33,10 +25,9 @@ def build_definitions(resources: dict | None = None) -> Definitions:
     return Definitions(
         assets=catalog_assets(
             [underwriting_documents, underwriting_processing, underwriting_factor_matrix,
-             underwriting_review, processing_completed], resources,
+             underwriting_review], resources,
             spec_sources={"underwriting_documents": documents_materialization}),
-        asset_checks=[required_factors_present, factor_values_in_range, statements_reconcile,
-                      processors_succeeded, review_cleared],
+        # Asset checks are check_specs of the steps that produce what they check.
         jobs=[process_underwriting_job, resume_after_review_job],
         sensors=[underwriting_created_sensor, *run_status_sensors],
         # One executor for every job, the UI's __ASSET_JOB and backfills included: the

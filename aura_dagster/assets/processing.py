@@ -1,7 +1,8 @@
 """`processor_executions` and `underwriting_factors`: one graph-backed multi-asset per underwriting.
 
-load the case -> plan the purchased processors -> one mapped op per processor, grouped by
-the external API it calls (each group is an op concurrency pool) -> collect -> consolidate.
+load the case and plan its processors -> one mapped op per processor, grouped by the
+external API it calls (each group is an op concurrency pool) -> collect -> consolidate and
+check. Few serial steps: each step costs event-log commits, whatever it does.
 A processor's final failure is a FAILED / TIMEOUT result, not a failed step, so the run
 still consolidates and publishes; TEMPORARY errors are retried by the op's RetryPolicy.
 """
@@ -14,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 from dagster import (
+    AssetCheckResult,
     AssetOut,
     Backoff,
     DynamicOut,
@@ -31,6 +33,7 @@ from dagster import (
     op,
 )
 
+from aura_dagster.assets.checks import FACTOR_CHECK_SPECS, factor_checks, output_name
 from aura_dagster.assets.documents import documents_materialization
 from aura_dagster.assets.options import OptionError, PipelineOptionsResource
 from aura_dagster.assets.provenance import execution_catalog_metadata, factor_catalog_metadata
@@ -72,10 +75,9 @@ class TemporaryProcessorFailure(Exception):
     """Raised to hand a TEMPORARY processor error to the RetryPolicy while attempts remain."""
 
 
-@op(retry_policy=infrastructure_retry_policy, tags={"aura/step": "load"})
-def load_underwriting(context: OpExecutionContext, store: StoreResource,
-                      document_source: DocumentSourceResource,
-                      pubsub: PubSubResource) -> CaseFile:
+def load_case_file(context: OpExecutionContext, store: StoreResource,
+                   document_source: DocumentSourceResource,
+                   pubsub: PubSubResource) -> CaseFile:
     """Read the underwriting, fetch its documents concurrently, extract and classify them."""
     underwriting_id = context.partition_key
     tags = context.run.tags
@@ -97,13 +99,16 @@ def load_underwriting(context: OpExecutionContext, store: StoreResource,
         raise Failure(description=str(exc), allow_retries=False) from exc
     repos.underwritings.set_status(underwriting_id, "processing")
     context.log_event(documents_materialization(case))  # lineage starts at the documents
-    context.add_output_metadata({
+    return case
+
+
+def _case_metadata(case: CaseFile) -> dict[str, Any]:
+    return {
         "organization_id": case.organization_id,
         "documents": MetadataValue.md(_documents_table(case)),
         "document_revision_ids": [d.revision_id for d in case.documents],
         "unreadable_documents": sum(1 for d in case.documents if d.extraction_error),
-    })
-    return case
+    }
 
 
 def _documents_table(case: CaseFile) -> str:
@@ -126,11 +131,15 @@ def _plan_outputs(pools: tuple[str, ...]) -> dict[str, DynamicOut]:
 def build_processing_asset(processors_pools: tuple[str, ...]) -> Any:
     """The multi-asset for a given set of API pools (the catalog's, in production)."""
 
-    @op(out=_plan_outputs(processors_pools), retry_policy=infrastructure_retry_policy)
-    def plan_underwriting_processors(context: OpExecutionContext, store: StoreResource,
-                                     processors: ProcessorsResource,
-                                     case: CaseFile) -> Iterator[DynamicOutput]:
-        """Every enabled, auto processor of the underwriting: each one decides for itself."""
+    @op(out={"case": Out(CaseFile), **_plan_outputs(processors_pools)},
+        retry_policy=infrastructure_retry_policy, tags={"aura/step": "load"})
+    def load_underwriting(context: OpExecutionContext, store: StoreResource,
+                          document_source: DocumentSourceResource, pubsub: PubSubResource,
+                          processors: ProcessorsResource) -> Iterator[Output | DynamicOutput]:
+        """Load the case, then plan every enabled, auto processor (each decides for itself):
+        one step, so the mapped processor steps start one step commit earlier."""
+        case = load_case_file(context, store, document_source, pubsub)
+        yield Output(case, "case", metadata=_case_metadata(case))
         tag_case(context, case.underwriting_id, case.organization_id)  # UI / backfill runs
         plans = plan_processors(store.open(processors.catalog()), case)
         context.log.info(f"{len(plans)} processor(s) for {case.underwriting_id}: "
@@ -143,11 +152,13 @@ def build_processing_asset(processors_pools: tuple[str, ...]) -> Any:
 
     @op(ins={"case": In(CaseFile), **{pool: In(list) for pool in processors_pools}},
         out={"processor_executions": Out(io_manager_key="warehouse_io_manager"),
-             "underwriting_factors": Out(io_manager_key="warehouse_io_manager")},
+             "underwriting_factors": Out(io_manager_key="warehouse_io_manager"),
+             **{output_name(spec): Out(None) for spec in FACTOR_CHECK_SPECS}},
         retry_policy=infrastructure_retry_policy)
     def consolidate_underwriting(context: OpExecutionContext, store: StoreResource,
                                  processors: ProcessorsResource, case: CaseFile,
-                                 **results: list[ExecutionSummary]) -> Iterator[Output]:
+                                 **results: list[ExecutionSummary]
+                                 ) -> Iterator[Output | AssetCheckResult]:
         summaries = sorted((s for group in results.values() for s in group),
                            key=lambda s: s.processor_id)
         stores = store.open()
@@ -182,6 +193,8 @@ def build_processing_asset(processors_pools: tuple[str, ...]) -> Any:
             "execution_ids": sorted({r["execution_id"] for r in rows}),
             **factor_catalog_metadata(case, rows),
         })
+        # The checks on what this step just wrote, evaluated here rather than as 4 steps.
+        yield from factor_checks(context, factors, executions).values()
 
     @graph_multi_asset(
         outs={
@@ -194,20 +207,20 @@ def build_processing_asset(processors_pools: tuple[str, ...]) -> Any:
                 description="One row per underwriting and factor, with its execution.",
                 metadata={"partition_expr": "underwriting_id"}),
         },
+        check_specs=list(FACTOR_CHECK_SPECS),
         partitions_def=underwriting_partitions,
         group_name="underwriting",
     )
     def underwriting_processing():
-        case = load_underwriting()
-        plans = plan_underwriting_processors(case)
-        if len(processors_pools) == 1:
-            plans = (plans,)
+        case, *plans = load_underwriting()
         collected = {
             pool: pool_plans.map(lambda plan, op_=run_ops[pool]: op_(case, plan)).collect()
             for pool, pool_plans in zip(processors_pools, plans, strict=True)
         }
-        executions, factors = consolidate_underwriting(case=case, **collected)
-        return {"processor_executions": executions, "underwriting_factors": factors}
+        executions, factors, *checks = consolidate_underwriting(case=case, **collected)
+        return {"processor_executions": executions, "underwriting_factors": factors,
+                **{output_name(spec): check
+                   for spec, check in zip(FACTOR_CHECK_SPECS, checks, strict=True)}}
 
     return underwriting_processing
 

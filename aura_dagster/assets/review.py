@@ -1,112 +1,48 @@
-"""Validation (asset checks on the factors), the review gate, and `processing.completed`."""
+"""The review gate and `processing.completed`: one step, two assets and the review_cleared
+check (the checks on the factors run in the consolidation step: assets/checks.py)."""
 
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 import pandas as pd
 from dagster import (
-    AssetCheckExecutionContext,
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetExecutionContext,
     AssetIn,
+    AssetKey,
+    AssetOut,
     Config,
     Failure,
     MetadataValue,
-    asset,
-    asset_check,
+    Output,
+    multi_asset,
 )
 
+from aura_dagster.assets.checks import (
+    REVIEW_CLEARED,
+    completed_processors,
+    factor_values,
+    review_cleared,
+)
 from aura_dagster.assets.documents import partition_metadata
 from aura_dagster.assets.options import OptionError, PipelineOptionsResource
 from aura_dagster.assets.run_tags import add_run_tags, tag_case
 from aura_dagster.domain.events import ProcessingCompleted
-from aura_dagster.domain.validation import (
-    FactorCheck,
-    check_factor_ranges,
-    check_required_factors,
-    check_statements_reconcile,
-    review_decision,
-    validate_factors,
-)
+from aura_dagster.domain.validation import review_decision, validate_factors
 from aura_dagster.partitions import underwriting_partitions
 from aura_dagster.resources.notifier import NotifierResource
 from aura_dagster.resources.pubsub import PubSubResource
 from aura_dagster.resources.store import StoreResource
 from aura_dagster.services.completion import completion_payload
-from aura_dagster.tags import (
-    FAILED_PROCESSORS_TAG,
-    REVIEW_DECISION_TAG,
-    REVIEW_REFUSED_TAG,
-    REVIEWER_TAG,
-)
-
-UNSUCCESSFUL = ("failed", "timeout", "cancelled")
+from aura_dagster.tags import REVIEW_DECISION_TAG, REVIEW_REFUSED_TAG, REVIEWER_TAG
 
 REVIEW_COLUMNS = ["underwriting_id", "organization_id", "status", "reasons", "reviewed_by",
                   "decided_at", "run_id"]
-
-
-def factor_values(factors: pd.DataFrame) -> dict[str, Any]:
-    return {row.factor_name: json.loads(row.value_json) for row in factors.itertuples()}
-
-
-def completed_processors(executions: pd.DataFrame) -> list[str]:
-    done = executions[(executions["status"] == "completed") & (~executions["skipped"].astype(bool))]
-    return sorted(done["processor"].tolist())
-
-
-def _partition_result(context: AssetCheckExecutionContext, *, passed: bool,
-                      severity: AssetCheckSeverity, description: str,
-                      metadata: dict[str, Any]) -> AssetCheckResult:
-    # Partitioned checks: the UI's check list sums up every partition while "latest
-    # execution" is whichever partition ran last, so each result names its partition.
-    partition = context.partition_key if context.has_partition_key else ""
-    return AssetCheckResult(
-        passed=passed, severity=severity,
-        description=f"{partition}: {description}" if partition else description,
-        metadata={**metadata, "underwriting_id": partition})
-
-
-def _check_result(check: FactorCheck, severity: AssetCheckSeverity,
-                  context: AssetCheckExecutionContext) -> AssetCheckResult:
-    return _partition_result(context, passed=check.passed, severity=severity,
-                             description=check.description,
-                             metadata={"failures": MetadataValue.json(list(check.failures))})
-
-
-_executions_in = {"processor_executions": AssetIn("processor_executions")}
-
-
-@asset_check(asset="underwriting_factors", partitions_def=underwriting_partitions,
-             additional_ins=_executions_in,
-             description="Every completed processor produced its required factors.")
-def required_factors_present(context: AssetCheckExecutionContext,
-                             underwriting_factors: pd.DataFrame,
-                             processor_executions: pd.DataFrame) -> AssetCheckResult:
-    check = check_required_factors(factor_values(underwriting_factors),
-                                   completed_processors(processor_executions))
-    return _check_result(check, AssetCheckSeverity.ERROR, context)
-
-
-@asset_check(asset="underwriting_factors", partitions_def=underwriting_partitions,
-             description="Numeric factors are finite and inside their bounds.")
-def factor_values_in_range(context: AssetCheckExecutionContext,
-                           underwriting_factors: pd.DataFrame) -> AssetCheckResult:
-    return _check_result(check_factor_ranges(factor_values(underwriting_factors)),
-                         AssetCheckSeverity.ERROR, context)
-
-
-@asset_check(asset="underwriting_factors", partitions_def=underwriting_partitions,
-             description="Opening balance + credits - debits equals closing on every statement.")
-def statements_reconcile(context: AssetCheckExecutionContext,
-                         underwriting_factors: pd.DataFrame) -> AssetCheckResult:
-    return _check_result(check_statements_reconcile(factor_values(underwriting_factors)),
-                         AssetCheckSeverity.WARN, context)
 
 
 class Decision(Enum):
@@ -152,6 +88,19 @@ def person_decision(config: ReviewConfig) -> PersonDecision | None:
     return PersonDecision(decision, reviewer, config.note)
 
 
+def _decision_already_applied(context: AssetExecutionContext, current: dict[str, Any] | None,
+                              decided: PersonDecision) -> bool:
+    """A retry or re-execution of this very step after publishing failed: the decision was
+    recorded by the first attempt (review and publish are one step), so go on and publish."""
+    if current is None or current.get("completed_at") is not None:
+        return False
+    retried = context.retry_number > 0 or context.run.parent_run_id is not None
+    target = "processing" if decided.decision == "approve" else "rejected"
+    return (retried and current["status"] == target
+            and current.get("review_decision") == decided.decision
+            and current.get("reviewed_by") == decided.reviewer)
+
+
 def _apply_person_decision(context: AssetExecutionContext, repos: Any, row: dict[str, Any],
                            decided: PersonDecision) -> tuple[str, list[str]]:
     """Record an approval or rejection; only a case awaiting review can take one."""
@@ -165,6 +114,9 @@ def _apply_person_decision(context: AssetExecutionContext, repos: Any, row: dict
         review_decision=decided.decision, review_note=decided.note)
     if changed is None:
         current = repos.underwritings.get_underwriting(underwriting_id)
+        if _decision_already_applied(context, current, decided):
+            changed = current
+    if changed is None:
         status = current["status"] if current else "unknown"
         add_run_tags(context, {REVIEW_REFUSED_TAG: status}, replace=True)
         raise Failure(
@@ -176,17 +128,14 @@ def _apply_person_decision(context: AssetExecutionContext, repos: Any, row: dict
     return ("approved" if approved else "rejected"), reasons
 
 
-@asset(partitions_def=underwriting_partitions, group_name="underwriting",
-       io_manager_key="warehouse_io_manager",
-       ins={"underwriting_factors": AssetIn(), "processor_executions": AssetIn()},
-       metadata={"partition_expr": "underwriting_id"},
-       description="The review gate: auto-approved, awaiting review, or approved / rejected "
-                   "by a person (the metadata's `status`; the review_cleared check).")
-def underwriting_review(context: AssetExecutionContext, config: ReviewConfig,
-                        store: StoreResource, notifier: NotifierResource,
-                        pipeline_options: PipelineOptionsResource,
-                        underwriting_factors: pd.DataFrame,
-                        processor_executions: pd.DataFrame) -> pd.DataFrame:
+Materialized = tuple[pd.DataFrame, dict[str, Any]]  # a frame and its metadata
+
+
+def decide_review(context: AssetExecutionContext, config: ReviewConfig, store: StoreResource,
+                  notifier: NotifierResource, pipeline_options: PipelineOptionsResource,
+                  underwriting_factors: pd.DataFrame,
+                  processor_executions: pd.DataFrame) -> Materialized:
+    """The review gate: auto-approved, parked for a person, or the person's decision."""
     underwriting_id = context.partition_key
     repos = store.open()
     row = repos.underwritings.get_underwriting(underwriting_id)
@@ -230,86 +179,41 @@ def underwriting_review(context: AssetExecutionContext, config: ReviewConfig,
                                   "this partition (docs/operating-ui.md).")
         else:
             status = "auto_approved"
-            # Decided, not yet published: processing_completed (or finish_partial_runs,
-            # when this run materializes the review alone) completes it.
+            # Decided, not yet published: publish_completion (same step) completes it.
             repos.underwritings.set_status(underwriting_id, "processing")
-    context.add_output_metadata({
+    metadata = {
         "status": status, "reasons": reasons,
         **partition_metadata(organization_id, row.get("business_name")),
         **({"reviewer": decided.reviewer, "decision": decided.decision,
             "note": decided.note or ""} if decided else {}),
         **({"options": MetadataValue.json(options.non_defaults())}
            if options.non_defaults() else {}),
-    })
+    }
     return pd.DataFrame([{
         "underwriting_id": underwriting_id, "organization_id": organization_id,
         "status": status, "reasons": json.dumps(reasons),
         "reviewed_by": decided.reviewer if decided else None,
         "decided_at": pd.Timestamp.now(tz="UTC"), "run_id": context.run_id,
-    }], columns=REVIEW_COLUMNS)
+    }], columns=REVIEW_COLUMNS), metadata
 
 
-@asset_check(asset="underwriting_review", partitions_def=underwriting_partitions,
-             description="The case is not waiting for a person (WARN while it is parked).")
-def review_cleared(context: AssetCheckExecutionContext,
-                   underwriting_review: pd.DataFrame) -> AssetCheckResult:
-    row = underwriting_review.iloc[0]
-    status = str(row["status"])
-    parked = status == "awaiting_review"
-    return _partition_result(
-        context, passed=not parked, severity=AssetCheckSeverity.WARN,
-        description=("parked: approve or reject it with resume_after_review" if parked
-                     else f"cleared: {status}"),
-        metadata={"status": status, "reasons": MetadataValue.json(json.loads(row["reasons"])),
-                  "reviewed_by": str(row["reviewed_by"] or "")})
-
-
-@asset_check(asset="processor_executions", partitions_def=underwriting_partitions,
-             description="Every processor completed (WARN naming those that failed or timed "
-                         "out; also the run tag aura/failed_processors).")
-def processors_succeeded(context: AssetCheckExecutionContext,
-                         processor_executions: pd.DataFrame) -> AssetCheckResult:
-    bad = processor_executions[processor_executions["status"].isin(UNSUCCESSFUL)]
-    failures = {r.processor: r.status for r in bad.itertuples()}
-    if failures:
-        add_run_tags(context.op_execution_context, {FAILED_PROCESSORS_TAG: ",".join(
-            f"{p}:{s}" for p, s in sorted(failures.items()))}, replace=True)
-    errors = {r.processor: str(r.error_message or r.error_code or r.status)
-              for r in bad.itertuples()}
-    return _partition_result(
-        context, passed=not failures, severity=AssetCheckSeverity.WARN,
-        description=("every processor completed" if not failures else
-                     f"{len(failures)} processor(s) did not complete: "
-                     + ", ".join(f"{p} ({s})" for p, s in sorted(failures.items()))),
-        metadata={"failed": MetadataValue.json(sorted(p for p, s in failures.items()
-                                                      if s != "timeout")),
-                  "timed_out": MetadataValue.json(sorted(p for p, s in failures.items()
-                                                         if s == "timeout")),
-                  "errors": MetadataValue.json(errors)})
-
-
-@asset(partitions_def=underwriting_partitions, group_name="underwriting",
-       io_manager_key="warehouse_io_manager",
-       ins={"underwriting_review": AssetIn(), "processor_executions": AssetIn()},
-       metadata={"partition_expr": "underwriting_id"},
-       description="The processing.completed event published for the underwriting "
-                   "(status completed, or rejected with the reviewer's note as reason).")
-def processing_completed(context: AssetExecutionContext, store: StoreResource,
-                         pubsub: PubSubResource, notifier: NotifierResource,
-                         underwriting_review: pd.DataFrame,
-                         processor_executions: pd.DataFrame) -> pd.DataFrame:
+def publish_completion(context: AssetExecutionContext, store: StoreResource,
+                       pubsub: PubSubResource, notifier: NotifierResource,
+                       underwriting_review: pd.DataFrame,
+                       processor_executions: pd.DataFrame) -> Materialized:
+    """processing.completed for a decided case; held while the case awaits review."""
     underwriting_id = context.partition_key
     review = underwriting_review.iloc[0]
     organization_id = str(review["organization_id"])
     case = store.open().underwritings.get_underwriting(underwriting_id) or {}
-    context.add_output_metadata(partition_metadata(organization_id, case.get("business_name")))
+    metadata = partition_metadata(organization_id, case.get("business_name"))
     if review["status"] == "awaiting_review":
         context.log.info(f"{underwriting_id} awaits review: processing.completed is held")
-        context.add_output_metadata({"published": False, "reason": "awaiting_review"})
         return pd.DataFrame([{"underwriting_id": underwriting_id,
                               "organization_id": organization_id, "published": False,
                               "message_id": None, "event_json": None,
-                              "published_at": None}])
+                              "published_at": None}]), {
+            **metadata, "published": False, "reason": "awaiting_review"}
     repos = store.open()
     outcome, reason = "completed", None
     if review["status"] == "rejected":
@@ -327,9 +231,52 @@ def processing_completed(context: AssetExecutionContext, store: StoreResource,
     notifier.notify(f"Processing {outcome}: {underwriting_id}",
                     (f"Rejected: {reason}\n\n" if reason else "")
                     + json.dumps(summary, indent=2))
-    context.add_output_metadata({"published": True, "message_id": message_id,
-                                 "status": outcome, "summary": MetadataValue.json(summary)})
     return pd.DataFrame([{"underwriting_id": underwriting_id,
                           "organization_id": organization_id, "published": True,
                           "message_id": message_id, "event_json": json.dumps(event),
-                          "published_at": dt.datetime.now(dt.UTC).isoformat()}])
+                          "published_at": dt.datetime.now(dt.UTC).isoformat()}]), {
+        **metadata, "published": True, "message_id": message_id, "status": outcome,
+        "summary": MetadataValue.json(summary)}
+
+
+def _warehouse_out(description: str) -> AssetOut:
+    return AssetOut(io_manager_key="warehouse_io_manager", description=description,
+                    metadata={"partition_expr": "underwriting_id"})
+
+
+# One step decides the gate and publishes: the resume job's config path stays
+# ops.underwriting_review.config (the op keeps the old asset's name).
+@multi_asset(
+    name="underwriting_review",
+    outs={
+        "underwriting_review": _warehouse_out(
+            "The review gate: auto-approved, awaiting review, or approved / rejected by a "
+            "person (the metadata's `status`; the review_cleared check)."),
+        "processing_completed": _warehouse_out(
+            "The processing.completed event published for the underwriting (status "
+            "completed, or rejected with the reviewer's note as reason)."),
+    },
+    ins={"underwriting_factors": AssetIn(), "processor_executions": AssetIn()},
+    internal_asset_deps={
+        "underwriting_review": {AssetKey("underwriting_factors"),
+                                AssetKey("processor_executions")},
+        "processing_completed": {AssetKey("underwriting_review"),
+                                 AssetKey("processor_executions")},
+    },
+    check_specs=[REVIEW_CLEARED],
+    partitions_def=underwriting_partitions,
+    group_name="underwriting",
+)
+def underwriting_review(context: AssetExecutionContext, config: ReviewConfig,
+                        store: StoreResource, notifier: NotifierResource,
+                        pubsub: PubSubResource, pipeline_options: PipelineOptionsResource,
+                        underwriting_factors: pd.DataFrame,
+                        processor_executions: pd.DataFrame
+                        ) -> Iterator[Output | AssetCheckResult]:
+    review, metadata = decide_review(context, config, store, notifier, pipeline_options,
+                                     underwriting_factors, processor_executions)
+    yield Output(review, "underwriting_review", metadata=metadata)
+    yield review_cleared(context, review)
+    completed, metadata = publish_completion(context, store, pubsub, notifier, review,
+                                             processor_executions)
+    yield Output(completed, "processing_completed", metadata=metadata)

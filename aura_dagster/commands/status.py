@@ -31,7 +31,7 @@ PARTITION_TAG = "dagster/partition"
 BACKFILL_TAG = "dagster/backfill"
 HISTORY_RUNS = 10
 FINAL_EXECUTIONS = {"completed", "failed", "timeout", "cancelled"}
-RESUME_PHASES = ("review", "complete")
+RESUME_PHASES = ("review",)  # review and publish: one step
 _STEP_STATUS = {"SUCCESS": "succeeded", "FAILURE": "failed", "SKIPPED": "skipped",
                 "IN_PROGRESS": "running"}
 

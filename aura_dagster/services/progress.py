@@ -19,15 +19,14 @@ from dataclasses import asdict, dataclass, field
 from statistics import mean
 from typing import Any
 
-# Pipeline order; a step belongs to the first phase whose pattern matches its key.
+# Pipeline order; a step belongs to the first phase whose pattern matches its key. Load
+# plans the processors, consolidation evaluates the checks, review publishes; the step
+# names of older runs (plan, check and completion steps) still count in their phase.
 PHASES: tuple[tuple[str, str], ...] = (
-    ("load", r"load_underwriting"),
-    ("plan", r"plan_underwriting_processors"),
+    ("load", r"load_underwriting|plan_underwriting_processors"),
     ("processors", r"run_\w+_processor"),
-    ("consolidate", r"consolidate_underwriting"),
-    ("validate", r"^underwriting_factors_"),  # asset checks run as steps of their own
-    ("review", r"underwriting_review"),
-    ("complete", r"processing_completed"),
+    ("consolidate", r"consolidate_underwriting|^underwriting_factors_"),
+    ("review", r"underwriting_review|processing_completed"),
 )
 PHASE_NAMES = tuple(name for name, _ in PHASES)
 DEFAULT_PHASE_SECONDS = 1.0  # with no history, each phase counts the same

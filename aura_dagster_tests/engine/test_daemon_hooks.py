@@ -156,7 +156,7 @@ def test_daemon_audits_notifies_and_closes_a_cancelled_run(
         steps = {(r["event"], r["step_key"]) for r in
                  engine.stores.audit.list_for_underwriting(clean.underwriting_id, org)}
         assert ("step_started", "underwriting_processing.load_underwriting") in steps
-        assert ("step_succeeded", "processing_completed") in steps
+        assert ("step_succeeded", "underwriting_review") in steps  # review + publish
         assert audit_of(clean, "run_succeeded")
         clean_run = daemon.run_for(clean.underwriting_id)
         assert clean_run.status is DagsterRunStatus.SUCCESS

@@ -89,6 +89,22 @@ def test_event_runs_every_processor_and_publishes_completion(engine: Engine) -> 
         outcome.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)]
     assert len(checks) == 5  # three on the factors, processors_succeeded, review_cleared
     assert all(c.dagster_event.event_specific_data.passed for c in checks)
+    # Few serial steps (issue 11): load+plan, one per processor, consolidate+checks, the
+    # matrix, review+publish. Each check ran inside the step that wrote its asset.
+    processor_steps = ("run_local_processor[p_bank_statement]",
+                       "run_opencorporates_processor[p_secretary_of_state]",
+                       "run_clear_processor[p_clear_business_report]",
+                       "run_local_processor[p_tax_return]",
+                       "run_local_processor[p_drivers_license]")
+    started = [e.dagster_event.step_key for e in engine.instance.all_logs(
+        outcome.run_id, of_type=DagsterEventType.STEP_START)]
+    assert sorted(started) == sorted([
+        "underwriting_processing.load_underwriting",
+        *(f"underwriting_processing.{step}" for step in processor_steps),
+        "underwriting_processing.consolidate_underwriting",
+        "underwriting_factor_matrix", "underwriting_review"])
+    assert {c.step_key for c in checks} == {"underwriting_processing.consolidate_underwriting",
+                                            "underwriting_review"}
     assert engine.stores.underwritings.get_underwriting(spec.underwriting_id)["status"] == \
         "completed"
 

@@ -68,8 +68,11 @@ def test_status_follows_a_run_with_steps_processors_and_eta(
     assert "underwriting_processing.load_underwriting" in keys
     assert any("run_opencorporates_processor[p_secretary_of_state]" in k for k in keys)
     assert all(s.duration_seconds is not None and s.duration_seconds >= 0 for s in final.steps)
-    slowest = max(final.steps, key=lambda s: s.duration_seconds or 0)
-    assert "p_secretary_of_state" in slowest.key  # the late vendor is the long step
+    # The late vendor is the long processor step (a loaded machine can stretch the others:
+    # review and publish are one step).
+    slowest = max((s for s in final.steps if s.phase == "processors"),
+                  key=lambda s: s.duration_seconds or 0)
+    assert "p_secretary_of_state" in slowest.key
 
     # The command, finding the instance through DAGSTER_HOME and the store in the env.
     monkeypatch.setenv("DAGSTER_HOME", str(engine.instance.root_directory))
