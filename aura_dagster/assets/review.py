@@ -3,6 +3,7 @@
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -18,6 +19,7 @@ from dagster import (
     asset_check,
 )
 
+from aura_dagster.assets.processing import infrastructure_retry_policy
 from aura_dagster.domain.events import ProcessingCompleted
 from aura_dagster.domain.validation import (
     DEFAULT_AUTO_APPROVE_ABOVE,
@@ -33,6 +35,7 @@ from aura_dagster.resources.notifier import NotifierResource
 from aura_dagster.resources.pubsub import PubSubResource
 from aura_dagster.resources.store import StoreResource
 from aura_dagster.services.completion import completion_payload
+from aura_dagster.services.publish_once import completion_key, publish_once
 
 REVIEW_COLUMNS = ["underwriting_id", "organization_id", "status", "reasons", "reviewed_by",
                   "decided_at", "run_id"]
@@ -47,7 +50,15 @@ def completed_processors(executions: pd.DataFrame) -> list[str]:
     return sorted(done["processor"].tolist())
 
 
-def _check_result(check: FactorCheck, severity: AssetCheckSeverity) -> AssetCheckResult:
+def _check_result(evaluate: Callable[[], FactorCheck],
+                  severity: AssetCheckSeverity) -> AssetCheckResult:
+    """The check's result; a check that cannot be evaluated fails (it is shown, and the
+    review gate decides on the same factors) instead of failing the run."""
+    try:
+        check = evaluate()
+    except Exception as exc:
+        return AssetCheckResult(passed=False, severity=AssetCheckSeverity.ERROR,
+                                description=f"could not evaluate: {type(exc).__name__}: {exc}")
     return AssetCheckResult(
         passed=check.passed, severity=severity,
         description=check.description,
@@ -58,30 +69,34 @@ _executions_in = {"processor_executions": AssetIn("processor_executions")}
 
 
 @asset_check(asset="underwriting_factors", partitions_def=underwriting_partitions,
+             retry_policy=infrastructure_retry_policy,
              additional_ins=_executions_in,
              description="Every completed processor produced its required factors.")
 def required_factors_present(context: AssetCheckExecutionContext,
                              underwriting_factors: pd.DataFrame,
                              processor_executions: pd.DataFrame) -> AssetCheckResult:
-    check = check_required_factors(factor_values(underwriting_factors),
-                                   completed_processors(processor_executions))
-    return _check_result(check, AssetCheckSeverity.ERROR)
+    return _check_result(lambda: check_required_factors(
+        factor_values(underwriting_factors), completed_processors(processor_executions)),
+        AssetCheckSeverity.ERROR)
 
 
 @asset_check(asset="underwriting_factors", partitions_def=underwriting_partitions,
+             retry_policy=infrastructure_retry_policy,
              description="Numeric factors are finite and inside their bounds.")
 def factor_values_in_range(context: AssetCheckExecutionContext,
                            underwriting_factors: pd.DataFrame) -> AssetCheckResult:
-    return _check_result(check_factor_ranges(factor_values(underwriting_factors)),
+    return _check_result(lambda: check_factor_ranges(factor_values(underwriting_factors)),
                          AssetCheckSeverity.ERROR)
 
 
 @asset_check(asset="underwriting_factors", partitions_def=underwriting_partitions,
+             retry_policy=infrastructure_retry_policy,
              description="Opening balance + credits - debits equals closing on every statement.")
 def statements_reconcile(context: AssetCheckExecutionContext,
                          underwriting_factors: pd.DataFrame) -> AssetCheckResult:
-    return _check_result(check_statements_reconcile(factor_values(underwriting_factors)),
-                         AssetCheckSeverity.WARN)
+    return _check_result(
+        lambda: check_statements_reconcile(factor_values(underwriting_factors)),
+        AssetCheckSeverity.WARN)
 
 
 class ReviewConfig(Config):
@@ -92,7 +107,7 @@ class ReviewConfig(Config):
 
 
 @asset(partitions_def=underwriting_partitions, group_name="underwriting",
-       io_manager_key="warehouse_io_manager",
+       io_manager_key="warehouse_io_manager", retry_policy=infrastructure_retry_policy,
        ins={"underwriting_factors": AssetIn(), "processor_executions": AssetIn()},
        metadata={"partition_expr": "underwriting_id"},
        description="The review gate: auto-approved, approved by a person, or awaiting review.")
@@ -133,7 +148,7 @@ def underwriting_review(context: AssetExecutionContext, config: ReviewConfig,
 
 
 @asset(partitions_def=underwriting_partitions, group_name="underwriting",
-       io_manager_key="warehouse_io_manager",
+       io_manager_key="warehouse_io_manager", retry_policy=infrastructure_retry_policy,
        ins={"underwriting_review": AssetIn(), "processor_executions": AssetIn()},
        metadata={"partition_expr": "underwriting_id"},
        description="The processing.completed event published for the underwriting.")
@@ -156,8 +171,13 @@ def processing_completed(context: AssetExecutionContext, store: StoreResource,
         run_id=context.run_id,
         executions=processor_executions.where(pd.notna(processor_executions), None)
         .to_dict("records"))
-    message_id = pubsub.publish_completed(ProcessingCompleted.model_validate(event))
-    store.open().underwritings.set_status(underwriting_id, "completed")
+    stores = store.open()
+    # Once per run group: a retried step or run that already published reuses its message.
+    message_id, _ = publish_once(
+        stores, completion_key(context.run.root_run_id or context.run_id),
+        lambda: pubsub.publish_completed(ProcessingCompleted.model_validate(event)),
+        organization_id=organization_id)
+    stores.underwritings.set_status(underwriting_id, "completed")
     summary = event["summary"]
     notifier.notify(f"Processing completed: {underwriting_id}",
                     json.dumps(summary, indent=2))
