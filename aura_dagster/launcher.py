@@ -34,7 +34,7 @@ def worker_pid(instance: object, run_id: str) -> tuple[int, float] | None:
     records = instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT)  # type: ignore[attr-defined]
     for record in reversed(records):
         event = record.dagster_event
-        if event is None or not record.user_message.startswith("Started process for run"):
+        if event is None or not (event.message or "").startswith("Started process for run"):
             continue
         pid = event.event_specific_data.metadata.get("pid") if event.event_specific_data \
             else None

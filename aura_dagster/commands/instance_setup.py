@@ -20,7 +20,7 @@ def prepare_instance(home: Path) -> None:
     from dagster import DagsterInstance
 
     with DagsterInstance.from_config(str(home)) as instance:
-        instance.upgrade(print_fn=lambda _message: None)
+        instance.upgrade(print_fn=None)
 
 
 def storage_ready(home: Path) -> bool:
