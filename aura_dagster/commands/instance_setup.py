@@ -7,7 +7,9 @@ exists`, then two alembic heads). Creating it here first leaves them nothing to 
 
 from __future__ import annotations
 
+import io
 import sqlite3
+from contextlib import redirect_stdout
 from pathlib import Path
 
 # The SQLite files the embedded instance keeps under DAGSTER_HOME.
@@ -19,7 +21,8 @@ def prepare_instance(home: Path) -> None:
     Dagster's schema migrations (a no-op when already current)."""
     from dagster import DagsterInstance
 
-    with DagsterInstance.from_config(str(home)) as instance:
+    # Dagster prints its migration steps to stdout: not news for a fresh home.
+    with redirect_stdout(io.StringIO()), DagsterInstance.from_config(str(home)) as instance:
         instance.upgrade(print_fn=None)
 
 
