@@ -17,13 +17,17 @@ SQLITE_STORAGE_FILES = ("history/runs.db", "history/runs/index.db", "schedules/s
 
 
 def prepare_instance(home: Path) -> None:
-    """Open the instance configured by `home/dagster.yaml`, create its storage and run
-    Dagster's schema migrations (a no-op when already current)."""
+    """Create the storage of the instance configured by `home/dagster.yaml` (at the current
+    schema) if it is not there yet. An existing home is left as it is: re-running Dagster's
+    data migrations walks every stored run (`dagster instance migrate` does that on an
+    upgrade of Dagster)."""
     from dagster import DagsterInstance
 
+    fresh = not storage_ready(home)
     # Dagster prints its migration steps to stdout: not news for a fresh home.
     with redirect_stdout(io.StringIO()), DagsterInstance.from_config(str(home)) as instance:
-        instance.upgrade(print_fn=None)
+        if fresh:
+            instance.upgrade(print_fn=None)
 
 
 def storage_ready(home: Path) -> bool:
