@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,16 +61,24 @@ class FaultStack:
             self.local.publish_created(underwriting_created_event(spec))
 
 
-@pytest.fixture(scope="module")
-def fault_stack(postgres_databases: PostgresDatabases,
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack]:
-    url = postgres_databases.create("aura_faults")
-    # The stack's processes inherit this environment: drop what other fixtures exported
-    # (the engine fixture's topics, database, documents root).
+@contextmanager
+def stack_environment() -> Iterator[None]:
+    """The stack's processes inherit this environment: drop what other fixtures exported
+    (the engine fixture's topics, database, documents root) while it runs."""
     saved = {k: v for k, v in os.environ.items() if k.startswith(_INHERITED)}
     for key in saved:
         del os.environ[key]
     try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="module")
+def fault_stack(postgres_databases: PostgresDatabases,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack]:
+    url = postgres_databases.create("aura_faults")
+    with stack_environment():
         data = tmp_path_factory.mktemp("faults") / "data"
         with LocalStack(data, listener=f"faults-listener-{uuid.uuid4().hex[:8]}",
                         database_url=url) as local:
@@ -89,5 +98,3 @@ def fault_stack(postgres_databases: PostgresDatabases,
                 yield FaultStack(local, stores, instance, url, tenants, [
                     (statements["first_demo_bank_2024-01.pdf"], "bank_statement"),
                     (tax, "tax_return")])
-    finally:
-        os.environ.update(saved)

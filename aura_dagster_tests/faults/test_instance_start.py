@@ -17,6 +17,7 @@ from dagster import DagsterInstance
 
 from aura_dagster.commands.instance_setup import storage_ready
 from aura_dagster.commands.local_stack import PROJECT_ROOT, LocalStack
+from aura_dagster_tests.faults.conftest import stack_environment
 
 pytestmark = pytest.mark.faults
 STARTS = 3
@@ -27,7 +28,8 @@ STORAGE_ERRORS = ("alembic_version", "more than one head", "Traceback")
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with LocalStack(tmp_path_factory.mktemp("instance_start") / "data") as local:
+    with stack_environment(), LocalStack(tmp_path_factory.mktemp("instance_start") / "data") \
+            as local:
         yield local
 
 
