@@ -22,6 +22,7 @@ from aura_dagster.assets.review import (
 )
 from aura_dagster.environments import resources_for
 from aura_dagster.resources.processors import catalog_pools
+from aura_dagster.sensors.run_outcome import publish_failed_outcome
 from aura_dagster.sensors.run_status import run_status_sensors
 from aura_dagster.sensors.underwriting_created import underwriting_created_sensor
 
@@ -38,7 +39,7 @@ def build_definitions(resources: dict | None = None) -> Definitions:
         asset_checks=[required_factors_present, factor_values_in_range, statements_reconcile,
                       processors_succeeded, review_cleared],
         jobs=[process_underwriting_job, resume_after_review_job],
-        sensors=[underwriting_created_sensor, *run_status_sensors],
+        sensors=[underwriting_created_sensor, *run_status_sensors, publish_failed_outcome],
         # One executor for every job, the UI's __ASSET_JOB and backfills included: the
         # multiprocess default costs ~1.6 s a step.
         executor=async_executor,

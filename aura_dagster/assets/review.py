@@ -3,6 +3,7 @@
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -23,6 +24,7 @@ from dagster import (
 
 from aura_dagster.assets.documents import partition_metadata
 from aura_dagster.assets.options import OptionError, PipelineOptionsResource
+from aura_dagster.assets.processing import infrastructure_retry_policy
 from aura_dagster.assets.run_tags import add_run_tags, tag_case
 from aura_dagster.domain.events import ProcessingCompleted
 from aura_dagster.domain.validation import (
@@ -38,6 +40,7 @@ from aura_dagster.resources.notifier import NotifierResource
 from aura_dagster.resources.pubsub import PubSubResource
 from aura_dagster.resources.store import StoreResource
 from aura_dagster.services.completion import completion_payload
+from aura_dagster.services.publish_once import completion_key, publish_once
 from aura_dagster.tags import (
     FAILED_PROCESSORS_TAG,
     REVIEW_DECISION_TAG,
@@ -72,8 +75,16 @@ def _partition_result(context: AssetCheckExecutionContext, *, passed: bool,
         metadata={**metadata, "underwriting_id": partition})
 
 
-def _check_result(check: FactorCheck, severity: AssetCheckSeverity,
+def _check_result(evaluate: Callable[[], FactorCheck], severity: AssetCheckSeverity,
                   context: AssetCheckExecutionContext) -> AssetCheckResult:
+    """The check's result; a check that cannot be evaluated fails (it is shown, and the
+    review gate decides on the same factors) instead of failing the run."""
+    try:
+        check = evaluate()
+    except Exception as exc:
+        return _partition_result(
+            context, passed=False, severity=AssetCheckSeverity.ERROR,
+            description=f"could not evaluate: {type(exc).__name__}: {exc}", metadata={})
     return _partition_result(context, passed=check.passed, severity=severity,
                              description=check.description,
                              metadata={"failures": MetadataValue.json(list(check.failures))})
@@ -83,30 +94,34 @@ _executions_in = {"processor_executions": AssetIn("processor_executions")}
 
 
 @asset_check(asset="underwriting_factors", partitions_def=underwriting_partitions,
+             retry_policy=infrastructure_retry_policy,
              additional_ins=_executions_in,
              description="Every completed processor produced its required factors.")
 def required_factors_present(context: AssetCheckExecutionContext,
                              underwriting_factors: pd.DataFrame,
                              processor_executions: pd.DataFrame) -> AssetCheckResult:
-    check = check_required_factors(factor_values(underwriting_factors),
-                                   completed_processors(processor_executions))
-    return _check_result(check, AssetCheckSeverity.ERROR, context)
+    return _check_result(lambda: check_required_factors(
+        factor_values(underwriting_factors), completed_processors(processor_executions)),
+        AssetCheckSeverity.ERROR, context)
 
 
 @asset_check(asset="underwriting_factors", partitions_def=underwriting_partitions,
+             retry_policy=infrastructure_retry_policy,
              description="Numeric factors are finite and inside their bounds.")
 def factor_values_in_range(context: AssetCheckExecutionContext,
                            underwriting_factors: pd.DataFrame) -> AssetCheckResult:
-    return _check_result(check_factor_ranges(factor_values(underwriting_factors)),
+    return _check_result(lambda: check_factor_ranges(factor_values(underwriting_factors)),
                          AssetCheckSeverity.ERROR, context)
 
 
 @asset_check(asset="underwriting_factors", partitions_def=underwriting_partitions,
+             retry_policy=infrastructure_retry_policy,
              description="Opening balance + credits - debits equals closing on every statement.")
 def statements_reconcile(context: AssetCheckExecutionContext,
                          underwriting_factors: pd.DataFrame) -> AssetCheckResult:
-    return _check_result(check_statements_reconcile(factor_values(underwriting_factors)),
-                         AssetCheckSeverity.WARN, context)
+    return _check_result(
+        lambda: check_statements_reconcile(factor_values(underwriting_factors)),
+        AssetCheckSeverity.WARN, context)
 
 
 class Decision(Enum):
@@ -177,7 +192,7 @@ def _apply_person_decision(context: AssetExecutionContext, repos: Any, row: dict
 
 
 @asset(partitions_def=underwriting_partitions, group_name="underwriting",
-       io_manager_key="warehouse_io_manager",
+       io_manager_key="warehouse_io_manager", retry_policy=infrastructure_retry_policy,
        ins={"underwriting_factors": AssetIn(), "processor_executions": AssetIn()},
        metadata={"partition_expr": "underwriting_id"},
        description="The review gate: auto-approved, awaiting review, or approved / rejected "
@@ -289,7 +304,7 @@ def processors_succeeded(context: AssetCheckExecutionContext,
 
 
 @asset(partitions_def=underwriting_partitions, group_name="underwriting",
-       io_manager_key="warehouse_io_manager",
+       io_manager_key="warehouse_io_manager", retry_policy=infrastructure_retry_policy,
        ins={"underwriting_review": AssetIn(), "processor_executions": AssetIn()},
        metadata={"partition_expr": "underwriting_id"},
        description="The processing.completed event published for the underwriting "
@@ -321,8 +336,13 @@ def processing_completed(context: AssetExecutionContext, store: StoreResource,
         run_id=context.run_id, status=outcome, reason=reason,
         executions=processor_executions.where(pd.notna(processor_executions), None)
         .to_dict("records"))
-    message_id = pubsub.publish_completed(ProcessingCompleted.model_validate(event))
-    repos.underwritings.record_completion(underwriting_id, outcome)
+    stores = store.open()
+    # Once per run group: a retried step or run that already published reuses its message.
+    message_id, _ = publish_once(
+        stores, completion_key(context.run.root_run_id or context.run_id),
+        lambda: pubsub.publish_completed(ProcessingCompleted.model_validate(event)),
+        organization_id=organization_id)
+    stores.underwritings.record_completion(underwriting_id, outcome)
     summary = event["summary"]
     notifier.notify(f"Processing {outcome}: {underwriting_id}",
                     (f"Rejected: {reason}\n\n" if reason else "")
