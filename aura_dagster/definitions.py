@@ -14,6 +14,7 @@ from aura_dagster.assets.processing import build_processing_asset
 from aura_dagster.assets.review import underwriting_review
 from aura_dagster.environments import resources_for
 from aura_dagster.resources.processors import catalog_pools
+from aura_dagster.sensors.run_outcome import publish_failed_outcome
 from aura_dagster.sensors.run_status import run_status_sensors
 from aura_dagster.sensors.underwriting_created import underwriting_created_sensor
 
@@ -29,7 +30,7 @@ def build_definitions(resources: dict | None = None) -> Definitions:
             spec_sources={"underwriting_documents": documents_materialization}),
         # Asset checks are check_specs of the steps that produce what they check.
         jobs=[process_underwriting_job, resume_after_review_job],
-        sensors=[underwriting_created_sensor, *run_status_sensors],
+        sensors=[underwriting_created_sensor, *run_status_sensors, publish_failed_outcome],
         # One executor for every job, the UI's __ASSET_JOB and backfills included: the
         # multiprocess default costs ~1.6 s a step.
         executor=async_executor,

@@ -16,3 +16,7 @@ REVIEW_DECISION_TAG = "aura/review_decision"  # approve | reject
 REVIEW_REFUSED_TAG = "aura/review_refused"  # the case was not awaiting review: nothing changed
 FAILED_PROCESSORS_TAG = "aura/failed_processors"  # "p_x:timeout,p_y:failed"
 OPTION_TAG_PREFIX = "aura/option/"  # pipeline options on a backfill: aura/option/skip_review
+
+# Failure metadata of a step that published the outcome itself before it failed (the load
+# step's answer to an unknown id): the run-failure sensor then publishes nothing more.
+OUTCOME_PUBLISHED_KEY = "aura/outcome_published"

@@ -117,7 +117,7 @@ def test_jobs_cover_the_graph_and_the_resume_path(defs: Definitions) -> None:
 
 def test_sensors_are_registered_with_the_resources_they_need(defs: Definitions) -> None:
     names = {s.name for s in defs.sensors}
-    assert names == {"underwriting_created_sensor", *RUN_STATUS_SENSORS}
+    assert names == {"underwriting_created_sensor", "publish_failed_outcome", *RUN_STATUS_SENSORS}
     for name in RUN_STATUS_SENSORS:
         sensor = defs.resolve_sensor_def(name)
         assert type(sensor).__name__ == "RunStatusSensorDefinition"

@@ -89,7 +89,8 @@ def demo(request: pytest.FixtureRequest, pubsub_emulator: PubSubEmulator,
             patch.delenv(key, raising=False)
         for key, value in env.items():
             patch.setenv(key, value)
-        resources = embedded_resources()
+        # Plain values (not EnvVars): the test also uses the resources directly.
+        resources = embedded_resources(env_vars=False)
         resources["pubsub"].ensure_topology()
         defs = build_definitions(resources)
         stores = open_stores(store_url, migrate=True)

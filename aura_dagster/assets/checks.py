@@ -9,6 +9,7 @@ README queries and the review flow read.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -81,8 +82,17 @@ def partition_result(context: OpExecutionContext, spec: AssetCheckSpec, *, passe
         metadata={**metadata, "underwriting_id": partition})
 
 
-def _factor_result(context: OpExecutionContext, spec: AssetCheckSpec, check: FactorCheck,
+def _factor_result(context: OpExecutionContext, spec: AssetCheckSpec,
+                   evaluate: Callable[[], FactorCheck],
                    severity: AssetCheckSeverity) -> AssetCheckResult:
+    """The check's result; a check that cannot be evaluated fails (it is shown, and the
+    review gate decides on the same factors) instead of failing the step."""
+    try:
+        check = evaluate()
+    except Exception as exc:
+        return partition_result(
+            context, spec, passed=False, severity=AssetCheckSeverity.ERROR,
+            description=f"could not evaluate: {type(exc).__name__}: {exc}", metadata={})
     return partition_result(context, spec, passed=check.passed, severity=severity,
                             description=check.description,
                             metadata={"failures": MetadataValue.json(list(check.failures))})
@@ -112,14 +122,15 @@ def processors_succeeded(context: OpExecutionContext,
 def factor_checks(context: OpExecutionContext, factors: pd.DataFrame,
                   executions: pd.DataFrame) -> dict[str, AssetCheckResult]:
     """Every check on the executions and factors, by output name (FACTOR_CHECK_SPECS)."""
-    values = factor_values(factors)
     results = [
-        _factor_result(context, REQUIRED_FACTORS,
-                       check_required_factors(values, completed_processors(executions)),
+        _factor_result(context, REQUIRED_FACTORS, lambda: check_required_factors(
+            factor_values(factors), completed_processors(executions)),
+            AssetCheckSeverity.ERROR),
+        _factor_result(context, FACTOR_RANGES,
+                       lambda: check_factor_ranges(factor_values(factors)),
                        AssetCheckSeverity.ERROR),
-        _factor_result(context, FACTOR_RANGES, check_factor_ranges(values),
-                       AssetCheckSeverity.ERROR),
-        _factor_result(context, STATEMENTS_RECONCILE, check_statements_reconcile(values),
+        _factor_result(context, STATEMENTS_RECONCILE,
+                       lambda: check_statements_reconcile(factor_values(factors)),
                        AssetCheckSeverity.WARN),
         processors_succeeded(context, executions),
     ]

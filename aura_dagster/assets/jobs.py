@@ -8,6 +8,8 @@ from dagster_async_executor import async_executor
 from aura_dagster.partitions import underwriting_partitions
 from aura_dagster.tags import JOB_NAME
 
+RETRY_STRATEGY_TAG = "dagster/retry_strategy"  # Dagster's run tag (not exported publicly)
+
 # Mapped processor steps run concurrently in one process: an async executor, no process
 # per step (the multiprocess executor costs ~1.6 s a step in spawn and imports).
 process_underwriting_job = define_asset_job(
@@ -15,6 +17,9 @@ process_underwriting_job = define_asset_job(
     selection=AssetSelection.groups("underwriting"),
     partitions_def=underwriting_partitions,
     executor_def=async_executor,
+    # A run retry (dagster.yaml `run_retries`) resumes from the failed steps; payload-hash
+    # reuse makes any processor it re-runs with unchanged inputs free.
+    tags={RETRY_STRATEGY_TAG: "FROM_FAILURE"},
     description="Process one underwriting: documents, every purchased processor, factors, "
                 "validation, review gate, processing.completed.",
 )
@@ -27,6 +32,7 @@ resume_after_review_job = define_asset_job(
     selection=AssetSelection.assets("underwriting_review", "processing_completed"),
     partitions_def=underwriting_partitions,
     executor_def=async_executor,
+    tags={RETRY_STRATEGY_TAG: "FROM_FAILURE"},
     description="Approve or reject an underwriting parked for review: set ops."
                 "underwriting_review.config decision (approve | reject), reviewer and note.",
 )

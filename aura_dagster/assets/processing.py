@@ -37,7 +37,7 @@ from aura_dagster.assets.checks import FACTOR_CHECK_SPECS, factor_checks, output
 from aura_dagster.assets.documents import documents_materialization
 from aura_dagster.assets.options import OptionError, PipelineOptionsResource
 from aura_dagster.assets.provenance import execution_catalog_metadata, factor_catalog_metadata
-from aura_dagster.assets.run_tags import tag_case
+from aura_dagster.assets.run_tags import RETRY_ON_STEP_FAILURE_TAG, add_run_tags, tag_case
 from aura_dagster.domain.money import jsonable
 from aura_dagster.partitions import underwriting_partitions
 from aura_dagster.resources.documents import DocumentSourceResource
@@ -59,7 +59,7 @@ from aura_dagster.services.executions import (
 )
 from aura_dagster.services.rejections import answer, check_event, rejection_key
 from aura_dagster.storage import UnknownDocumentError, is_transient_error
-from aura_dagster.tags import DOCUMENT_IDS_TAG, ORGANIZATION_ID_TAG
+from aura_dagster.tags import DOCUMENT_IDS_TAG, ORGANIZATION_ID_TAG, OUTCOME_PUBLISHED_KEY
 
 # Upper bound for TEMPORARY retries; a processor's `max_attempts` config lowers it.
 MAX_PROCESSOR_RETRIES = 4
@@ -88,8 +88,10 @@ def load_case_file(context: OpExecutionContext, store: StoreResource,
     if rejection is not None:
         answer(repos, pubsub.publish_completed, rejection, key=rejection_key(tags, context.run_id),
                source=str(context.op_handle), run_id=context.run_id)
+        # The platform has its answer and a retry cannot make the id known: no run retry.
+        add_run_tags(context, {RETRY_ON_STEP_FAILURE_TAG: "false"}, replace=True)
         raise Failure(description=rejection.reason, allow_retries=False,
-                      metadata={"aura/rejection": rejection.code, "aura/outcome_published": True})
+                      metadata={"aura/rejection": rejection.code, OUTCOME_PUBLISHED_KEY: True})
     try:
         case = load_case(repos, document_source.fetch, underwriting_id,
                          organization_id=tags.get(ORGANIZATION_ID_TAG),

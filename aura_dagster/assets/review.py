@@ -31,6 +31,7 @@ from aura_dagster.assets.checks import (
 )
 from aura_dagster.assets.documents import partition_metadata
 from aura_dagster.assets.options import OptionError, PipelineOptionsResource
+from aura_dagster.assets.processing import infrastructure_retry_policy
 from aura_dagster.assets.run_tags import add_run_tags, tag_case
 from aura_dagster.domain.events import ProcessingCompleted
 from aura_dagster.domain.validation import review_decision, validate_factors
@@ -39,6 +40,7 @@ from aura_dagster.resources.notifier import NotifierResource
 from aura_dagster.resources.pubsub import PubSubResource
 from aura_dagster.resources.store import StoreResource
 from aura_dagster.services.completion import completion_payload
+from aura_dagster.services.publish_once import completion_key, publish_once
 from aura_dagster.tags import REVIEW_DECISION_TAG, REVIEW_REFUSED_TAG, REVIEWER_TAG
 
 REVIEW_COLUMNS = ["underwriting_id", "organization_id", "status", "reasons", "reviewed_by",
@@ -225,8 +227,13 @@ def publish_completion(context: AssetExecutionContext, store: StoreResource,
         run_id=context.run_id, status=outcome, reason=reason,
         executions=processor_executions.where(pd.notna(processor_executions), None)
         .to_dict("records"))
-    message_id = pubsub.publish_completed(ProcessingCompleted.model_validate(event))
-    repos.underwritings.record_completion(underwriting_id, outcome)
+    stores = store.open()
+    # Once per run group: a retried step or run that already published reuses its message.
+    message_id, _ = publish_once(
+        stores, completion_key(context.run.root_run_id or context.run_id),
+        lambda: pubsub.publish_completed(ProcessingCompleted.model_validate(event)),
+        organization_id=organization_id)
+    stores.underwritings.record_completion(underwriting_id, outcome)
     summary = event["summary"]
     notifier.notify(f"Processing {outcome}: {underwriting_id}",
                     (f"Rejected: {reason}\n\n" if reason else "")
@@ -266,6 +273,7 @@ def _warehouse_out(description: str) -> AssetOut:
     check_specs=[REVIEW_CLEARED],
     partitions_def=underwriting_partitions,
     group_name="underwriting",
+    retry_policy=infrastructure_retry_policy,
 )
 def underwriting_review(context: AssetExecutionContext, config: ReviewConfig,
                         store: StoreResource, notifier: NotifierResource,

@@ -14,6 +14,9 @@ from dagster import AssetExecutionContext, OpExecutionContext
 
 from aura_dagster.tags import ORGANIZATION_ID_TAG, UNDERWRITING_ID_TAG
 
+# Dagster's run tag (not exported publicly): "false" stops run retries after a step failure.
+RETRY_ON_STEP_FAILURE_TAG = "dagster/retry_on_asset_or_op_failure"
+
 
 def add_run_tags(context: OpExecutionContext | AssetExecutionContext, tags: Mapping[str, str], *,
                  replace: bool = False) -> None:

@@ -59,7 +59,7 @@ def managed_process(name: str, args: list[str], env: dict[str, str],
                     log_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
     """Run a long-lived child (daemon, webserver) in its own process group, logging to
     `log_dir/<name>.log`; on exit stop it and everything it started (run workers)."""
-    log = (log_dir / f"{name}.log").open("w")
+    log = (log_dir / f"{name}.log").open("a")  # a restart appends
     proc = subprocess.Popen(args, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
@@ -104,17 +104,22 @@ class LocalStack:
     """Pub/Sub emulator + sandbox vendors + a DAGSTER_HOME, and Dagster on demand."""
 
     def __init__(self, data_dir: Path, *, sandbox_slow_seconds: float = 30.0,
-                 listener: str | None = None) -> None:
+                 listener: str | None = None, database_url: str | None = None) -> None:
         self.data_dir = data_dir.resolve()
         self.home = self.data_dir / "dagster_home"
         self.log_dir = self.data_dir / "logs"
         self.listener = listener or f"local-listener-{os.getpid()}"
         self._slow_seconds = sandbox_slow_seconds
         self._stack = ExitStack()
+        self._dagster = ExitStack()  # the Dagster processes: stopped or killed on their own
+        self.database_url = database_url  # store + warehouse on it (else SQLite files)
         self._saved_environ: dict[str, str] | None = None
         self.env: dict[str, str] = {}
         self.resources: dict[str, Any] = {}
         self.daemon: subprocess.Popen[bytes] | None = None
+        # Process-group leaders started for Dagster (daemon, webserver): each group also
+        # holds the code server and the run workers the daemon started.
+        self.dagster_processes: list[subprocess.Popen[bytes]] = []
         self.webserver_port: int | None = None
         self.settings: Settings | None = None
 
@@ -134,6 +139,7 @@ class LocalStack:
 
     def close(self) -> None:
         try:
+            self._dagster.close()
             self._stack.close()
         finally:
             if self._saved_environ is not None:
@@ -167,6 +173,10 @@ class LocalStack:
             "PUBSUB_PROJECT_ID": emulator.project_id,
             "AURA_SANDBOX_URL": sandbox.base_url,
         }
+        if self.database_url:
+            self.env.update(AURA_DATABASE_URL=self.database_url,
+                            AURA_WAREHOUSE_URL=self.database_url,
+                            AURA_WAREHOUSE_SCHEMA="warehouse")
         # Every location as a variable: Dagster's resources reference them (EnvVar), so the
         # launchpad shows names, not URLs.
         self.env.update(load_settings(self.env, use_stack=False).environ())
@@ -210,18 +220,31 @@ class LocalStack:
         return open_stores(self.settings.store_url, migrate=True)
 
     def start_dagster(self, *, webserver_port: int | None = None) -> None:
-        """Start `dagster-daemon run` and, given a port, `dagster-webserver` on it."""
+        """Start `dagster-daemon run` and, given a port, `dagster-webserver` on it, once the
+        instance's storage exists (two processes creating it at once would race)."""
+        from aura_dagster.commands.instance_setup import prepare_instance
+
+        prepare_instance(self.home)
         bin_dir = Path(sys.executable).parent
         workspace = str(WORKSPACE)
-        self.daemon = self._stack.enter_context(managed_process(
+        self.daemon = self._dagster.enter_context(managed_process(
             "dagster-daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", workspace],
             self.env, self.log_dir))
+        self.dagster_processes.append(self.daemon)
         if webserver_port is not None:
-            self._stack.enter_context(managed_process("dagster-webserver", [
-                str(bin_dir / "dagster-webserver"), "-w", workspace, "-h", "127.0.0.1",
-                "-p", str(webserver_port)], self.env, self.log_dir))
+            self.dagster_processes.append(self._dagster.enter_context(managed_process(
+                "dagster-webserver", [str(bin_dir / "dagster-webserver"), "-w", workspace,
+                                      "-h", "127.0.0.1", "-p", str(webserver_port)],
+                self.env, self.log_dir)))
             self.webserver_port = webserver_port
             self._write_state()
+
+    def stop_dagster(self) -> None:
+        """Stop the Dagster processes (SIGTERM, as an operator would); start them again with
+        `start_dagster`."""
+        self._dagster.close()
+        self.daemon = None
+        self.dagster_processes.clear()
 
     @property
     def daemon_exited(self) -> bool:

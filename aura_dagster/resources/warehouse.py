@@ -15,8 +15,12 @@ import sqlalchemy as sa
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
 from aura_dagster.resources.warehouse_catalog import add_missing_columns, row_count_metadata
+from aura_dagster.storage import RetryPolicy, with_retry
 
 PARTITION_COLUMN = "underwriting_id"
+# A database restart or a dropped connection: retry the whole load or partition write (each
+# is one transaction) for up to ~10 s before the step fails and its RetryPolicy takes over.
+TRANSIENT_RETRY = RetryPolicy(attempts=8, base_delay=0.1, max_delay=3.0)
 
 
 @cache
@@ -52,7 +56,8 @@ class SqlWarehouseIOManager(ConfigurableIOManager):
             frame[PARTITION_COLUMN] = keys[0]
         for attempt in range(3):
             try:
-                self._replace_partition(table, keys, frame)
+                with_retry(lambda: self._replace_partition(table, keys, frame),
+                           TRANSIENT_RETRY)
                 break
             except sa.exc.DBAPIError as exc:
                 # Two runs creating the table at once: the loser retries against the new table.
@@ -76,6 +81,9 @@ class SqlWarehouseIOManager(ConfigurableIOManager):
                              index=False)
 
     def load_input(self, context: InputContext) -> pd.DataFrame:
+        return with_retry(lambda: self._load(context), TRANSIENT_RETRY)
+
+    def _load(self, context: InputContext) -> pd.DataFrame:
         table = self._table(context.asset_key.path)
         engine = _engine(self.url)
         with engine.connect() as conn:

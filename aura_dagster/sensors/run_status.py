@@ -25,6 +25,7 @@ from dagster import (
 from aura_dagster.assets.jobs import resume_after_review_job
 from aura_dagster.resources.notifier import NotifierResource
 from aura_dagster.resources.store import StoreResource
+from aura_dagster.sensors.run_outcome import will_retry
 from aura_dagster.tags import (
     ORGANIZATION_ID_TAG,
     REVIEW_DECISION_TAG,
@@ -137,12 +138,16 @@ def audit_run_failed(context: RunStatusSensorContext, store: StoreResource,
     underwriting_id = run.tags.get(PARTITION_TAG)
     row = stores.underwritings.get_underwriting(underwriting_id) if underwriting_id else None
     refused = run.tags.get(REVIEW_REFUSED_TAG) is not None
+    # A run retry (dagster.yaml run_retries) will resume the case: it is not failed yet, and
+    # publish_failed_outcome answers the platform once the retries are spent.
+    retrying = will_retry(context.instance, run)
     # Only a case this run was working on fails with it: a refused approval changed nothing,
     # and a decided case (completed, rejected, parked) keeps its outcome.
-    if row is not None and not refused and row["status"] in ("created", "processing"):
+    if (row is not None and not refused and not retrying
+            and row["status"] in ("created", "processing")):
         stores.underwritings.set_status(underwriting_id, "failed")
     audit_run(context, store, "run_failed")
-    if refused:
+    if refused or retrying:
         return
     reason = context.dagster_event.message if context.dagster_event else None
     notifier.notify(f"Processing failed: {underwriting_id}",
