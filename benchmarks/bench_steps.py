@@ -29,7 +29,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_UNDERWRITING = "uw_demo_1001"  # Sunrise Bakery LLC: 5 documents, auto-approved
-DEFAULT_BASELINE = "8ec9a6b"  # main before issue 11 part 3 (12+ serial steps)
+DEFAULT_BASELINE = "53bfd55"  # main before issue 11 part 3 (16 steps per run)
 
 
 def _measure(repeats: int, data: Path) -> dict[str, Any]:
