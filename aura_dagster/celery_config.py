@@ -29,3 +29,12 @@ def app_args(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "config_source": dict(DEFAULT_CONFIG),
         "task_default_queue": QUEUE,
     }
+
+
+def worker_args(celery_bin: str, *, concurrency: int, node: str,
+                loglevel: str = "INFO") -> list[str]:
+    """The run worker's command line. Prefork on purpose: revoke (terminate a run) signals
+    the pool child running it; `--pool=threads` cannot. One run per child at a time."""
+    return [celery_bin, "-A", "aura_dagster.celery_app", "worker", "--pool=prefork",
+            f"--concurrency={concurrency}", "--prefetch-multiplier=1", "-Q", QUEUE,
+            "-n", node, f"--loglevel={loglevel}", "--without-gossip", "--without-mingle"]

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aura_dagster.celery_config import BACKEND_ENV, BROKER_ENV, QUEUE
+from aura_dagster.celery_config import BACKEND_ENV, BROKER_ENV, worker_args
 from aura_dagster.commands.local_stack import PROJECT_ROOT, LocalStack, free_port, managed_process
 
 PRODUCTION_DIR = PROJECT_ROOT / "deploy" / "production"
@@ -128,11 +128,9 @@ def start_topology(stack: ExitStack, env: Mapping[str, str], home: Path, log_dir
         "-d", str(PROJECT_ROOT), "-h", "127.0.0.1", "-p", str(port),
         "--location-name", "aura_dagster"], env, log_dir))
     # Workers import the project while the code server does: start them side by side.
-    celery_workers = [stack.enter_context(managed_process(f"celery-worker-{i}", [
-        str(bin_dir / "celery"), "-A", "aura_dagster.celery_app", "worker",
-        "--pool=prefork", f"--concurrency={concurrency}", "--prefetch-multiplier=1",
-        "-Q", QUEUE, "-n", f"{worker_name}-{i}@%h", "--loglevel=INFO",
-        "--without-gossip", "--without-mingle"], env, log_dir)) for i in range(workers)]
+    celery_workers = [stack.enter_context(managed_process(f"celery-worker-{i}", worker_args(
+        str(bin_dir / "celery"), concurrency=concurrency, node=f"{worker_name}-{i}@%h"),
+        env, log_dir)) for i in range(workers)]
     wait_for_code_server(port, code_server, env)
     workspace = write_workspace(home / "workspace.yaml", "127.0.0.1", port)
     daemon = stack.enter_context(managed_process("dagster-daemon", [

@@ -8,6 +8,7 @@ never fails anything. A cancelled or failed run leaves no execution stuck in `ru
 from dagster import (
     DagsterEventType,
     DagsterRunStatus,
+    DefaultSensorStatus,
     RunStatusSensorContext,
     SkipReason,
     run_status_sensor,
@@ -77,7 +78,8 @@ def audit_run_succeeded(context: RunStatusSensorContext, store: StoreResource):
 
 
 @run_status_sensor(run_status=DagsterRunStatus.FAILURE, monitored_jobs=_MONITORED,
-                   name="audit_run_failed", minimum_interval_seconds=5)
+                   name="audit_run_failed", minimum_interval_seconds=5,
+                   default_status=DefaultSensorStatus.RUNNING)  # closes executions: on
 def audit_run_failed(context: RunStatusSensorContext, store: StoreResource,
                      notifier: NotifierResource):
     run = context.dagster_run
@@ -96,7 +98,8 @@ def audit_run_failed(context: RunStatusSensorContext, store: StoreResource,
 
 
 @run_status_sensor(run_status=DagsterRunStatus.CANCELED, monitored_jobs=_MONITORED,
-                   name="close_cancelled_runs", minimum_interval_seconds=5)
+                   name="close_cancelled_runs", minimum_interval_seconds=5,
+                   default_status=DefaultSensorStatus.RUNNING)  # closes executions: on
 def close_cancelled_runs(context: RunStatusSensorContext, store: StoreResource):
     """Cancelling marks the run's running executions cancelled; re-execution resumes."""
     run = context.dagster_run
