@@ -66,17 +66,28 @@ class ProductionSettings:
         return f"postgresql+psycopg://{self.postgres}/{self.database}"
 
 
-def recreate_databases(settings: ProductionSettings) -> None:
-    """Drop and create the stack's own two databases (never any other)."""
+def _admin(settings: ProductionSettings) -> Any:  # psycopg.Connection
     import psycopg
 
     user, _, hostport = settings.postgres.rpartition("@")
     host, _, port = hostport.partition(":")
-    with psycopg.connect(host=host, port=int(port or 5432), user=user or None,
-                         dbname="postgres", autocommit=True) as conn:
+    return psycopg.connect(host=host, port=int(port or 5432), user=user or None,
+                           dbname="postgres", autocommit=True)
+
+
+def recreate_databases(settings: ProductionSettings) -> None:
+    """Drop and create the stack's own two databases (never any other)."""
+    with _admin(settings) as conn:
         for name in (settings.database, settings.instance_database):
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_databases(settings: ProductionSettings) -> None:
+    """Drop the stack's own two databases (benchmarks clean up after themselves)."""
+    with _admin(settings) as conn:
+        for name in (settings.database, settings.instance_database):
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def production_env(settings: ProductionSettings) -> dict[str, str]:
