@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dagster import Definitions
 
+import aura_dagster.dagster_compat  # noqa: F401  (fixes a run hang on op concurrency pools)
 from aura_dagster.assets.jobs import process_underwriting_job, resume_after_review_job
 from aura_dagster.assets.processing import build_processing_asset
 from aura_dagster.assets.review import (

@@ -276,9 +276,20 @@ def test_killed_worker_is_detected_and_the_run_retried(topology: Topology) -> No
     event = topology.completion(spec.underwriting_id, timeout=60.0)
     assert event is not None, topology.logs("")
     assert event["run_id"] == retry.run_id
-    finished = topology.instance.get_run_by_id(retry.run_id)
-    assert finished is not None
-    wait_for("retry to finish", lambda: topology.instance.get_run_by_id(
-        retry.run_id).is_finished, topology)  # type: ignore[union-attr]
-    assert topology.instance.get_run_by_id(retry.run_id).status is DagsterRunStatus.SUCCESS  # type: ignore[union-attr]
+    done = wait_for("retry to finish", lambda: (r := topology.instance.get_run_by_id(
+        retry.run_id)) and r.is_finished and r, topology)
+    assert done.status is DagsterRunStatus.SUCCESS
     assert _parent_of(_run_pid(topology, retry.run_id)) == topology.worker_pid
+    # Re-executed from failure on the worker: what had finished is not run again.
+    started = {e.step_key or "" for e in topology.instance.all_logs(
+        retry.run_id, of_type=DagsterEventType.STEP_START)}
+    assert "underwriting_processing.load_underwriting" not in started
+    assert [k for k in started if "p_secretary_of_state" in k], started
+    # The killed run's execution does not stay `running` (audit_run_failed closes it).
+    rows = wait_for("executions to be closed", lambda: (rows := topology.stores.executions
+                    .get_executions_by_underwriting(spec.underwriting_id)) and not [
+        r for r in rows if r["status"] in ("running", "pending")] and rows, topology,
+        timeout=30.0)
+    killed = [r for r in rows if r["run_id"] == first_id
+              and r["processor"] == "p_secretary_of_state"]
+    assert [r["status"] for r in killed] == ["cancelled"]
