@@ -776,7 +776,8 @@ def _report(args: argparse.Namespace, plain: PlainResult, results: list[ProfileR
         [_ratio(_median(r.latencies), pool_median) for r in results], "1.0x")
     row("first run after start (not in median)",
         [_fmt(r.warm_up) if r.warm_up is not None else "" for r in results], "")
-    row("profile start (processes up)", [_fmt(r.start_seconds) for r in results], "")
+    row("profile start (embedded: spawn only, workers start per run)",
+        [_fmt(r.start_seconds) for r in results], "")
     if args.burst and plain.burst is not None:
         n = args.burst
         row(f"burst of {n}: time to drain",
