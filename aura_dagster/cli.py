@@ -20,6 +20,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep", action="store_true",
                       help="leave Dagster running afterwards, and parked cases parked")
 
+    stack = sub.add_parser("stack", help="start a profile (embedded or production) and keep it")
+    stack.add_argument("--profile", choices=["embedded", "production"], default="embedded")
+    stack.add_argument("--workers", type=int, default=1, help="production: Celery workers")
+    stack.add_argument("--concurrency", type=int, default=4, help="production: runs per worker")
+    stack.add_argument("--port", type=int, default=3000, help="webserver port")
+    worker = sub.add_parser("worker", help="start one warm Celery run worker (production)")
+    worker.add_argument("--concurrency", type=int, default=4, help="runs at a time")
+    worker.add_argument("--name", default=None, help="worker name prefix")
+    worker.add_argument("--loglevel", default="INFO")
+
     approve = sub.add_parser("approve", help="approve an underwriting parked for review")
     approve.add_argument("underwriting_id")
     approve.add_argument("--by", required=True, metavar="REVIEWER", help="who approves")
@@ -91,6 +101,14 @@ def main(argv: list[str] | None = None) -> int:
         from aura_dagster.commands.demo import run as run_demo
 
         return run_demo(keep=args.keep)
+    if args.command in ("stack", "worker"):
+        from aura_dagster.commands import stack as stack_command
+
+        if args.command == "stack":
+            return stack_command.run_stack(args.profile, workers=args.workers,
+                                           concurrency=args.concurrency, port=args.port)
+        return stack_command.run_worker(concurrency=args.concurrency, name=args.name,
+                                        loglevel=args.loglevel)
     from aura_dagster.commands.preflight import CommandError
     from aura_dagster.settings import SettingsError
 

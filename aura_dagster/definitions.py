@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import Definitions
 from dagster_async_executor import async_executor
 
+import aura_dagster.dagster_compat  # noqa: F401  (fixes a run hang on op concurrency pools)
 from aura_dagster.assets.catalog import catalog_assets
 from aura_dagster.assets.documents import documents_materialization, underwriting_documents
 from aura_dagster.assets.factor_matrix import underwriting_factor_matrix

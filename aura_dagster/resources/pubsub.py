@@ -19,11 +19,9 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagster import ConfigurableResource
-from google.api_core import exceptions as gexc
-from google.cloud import pubsub_v1
 from pydantic import Field
 
 from aura_dagster.domain.events import (
@@ -31,8 +29,10 @@ from aura_dagster.domain.events import (
     PROCESSING_COMPLETED,
     ProcessingCompleted,
 )
-from aura_dagster.pubsub.admin import ensure_subscription, ensure_topic
-from aura_dagster.pubsub.clients import PubSubClients, get_clients
+
+# google-cloud-pubsub (~0.3 s) is imported where it is used, not by `import definitions`.
+if TYPE_CHECKING:
+    from aura_dagster.pubsub.clients import PubSubClients
 
 log = logging.getLogger(__name__)
 
@@ -144,19 +144,27 @@ class PubSubResource(ConfigurableResource):
 
     @property
     def clients(self) -> PubSubClients:
+        from aura_dagster.pubsub.clients import get_clients
+
         return get_clients(self.emulator_host)
 
     def topic_path(self, topic: str) -> str:
+        from google.cloud import pubsub_v1
+
         return pubsub_v1.PublisherClient.topic_path(self.project_id, topic)
 
     @property
     def subscription_path(self) -> str:
+        from google.cloud import pubsub_v1
+
         return pubsub_v1.SubscriberClient.subscription_path(
             self.project_id, self.underwriting_created_subscription
         )
 
     def ensure_topology(self) -> None:
         """Create the topics and the subscription if missing (demo, tests, local runs)."""
+        from aura_dagster.pubsub.admin import ensure_subscription, ensure_topic
+
         publisher, subscriber = self.clients.publisher, self.clients.subscriber
         for topic in (self.underwriting_created_topic, self.dead_letter_topic,
                       self.completed_topic):
@@ -183,6 +191,9 @@ class PubSubResource(ConfigurableResource):
         `return_immediately` is deprecated by Google (may miss available messages) but
         handy in tests that want to assert "nothing there" quickly.
         """
+        from google.api_core import exceptions as gexc
+        from google.cloud import pubsub_v1
+
         path = (
             pubsub_v1.SubscriberClient.subscription_path(self.project_id, subscription)
             if subscription else self.subscription_path
@@ -256,6 +267,9 @@ class PubSubResource(ConfigurableResource):
         retried id by id so the valid ones still go through, and the invalid ones are
         logged and dropped (an invalid id can only come from a stale cursor).
         """
+        from google.api_core import exceptions as gexc
+        from google.cloud import pubsub_v1
+
         path = (
             pubsub_v1.SubscriberClient.subscription_path(self.project_id, subscription)
             if subscription else self.subscription_path
