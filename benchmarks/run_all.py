@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("bench_statement_parsing.py", "bench_storage.py", "bench_engine.py")
+BENCHMARKS = ("bench_statement_parsing.py", "bench_storage.py", "bench_engine.py",
+              "bench_steps.py")
 
 
 def run_one(path: Path) -> int:
