@@ -12,6 +12,7 @@ from dagster import (
     DagsterEventType,
     DagsterRunStatus,
     JobExecutionResult,
+    ReexecutionOptions,
     RunRequest,
     build_run_status_sensor_context,
     execute_job,
@@ -150,6 +151,48 @@ def test_approve_records_the_reviewer_and_the_deprecated_approved_by_still_works
         "completed", "erin", "approve")
     tags = engine.instance.get_run_by_id(approved.run_id).tags
     assert (tags["aura/reviewer"], tags["aura/review_decision"]) == ("erin", "approve")
+
+
+def test_an_approval_whose_publish_failed_is_not_lost(engine: Engine) -> None:
+    """Review and publish are one step: when publishing fails after the decision was
+    recorded, the step's retries and a re-execution from failure publish the same decision
+    instead of refusing it as "not awaiting review"."""
+    spec, parked = _parked_case(engine)
+    assert parked.success
+    decision = {"decision": "approve", "reviewer": "frank"}
+    # A topic the emulator does not have: every publish attempt fails for real.
+    broken = execute_job(
+        reconstructable(engine.defs_module.resume_job), instance=engine.instance,
+        tags={"dagster/partition": spec.underwriting_id}, raise_on_error=False,
+        run_config={"ops": {"underwriting_review": {"config": decision}},
+                    "resources": {"pubsub": {"config": {
+                        **{k: v for k, v in engine.pubsub.model_dump().items()
+                           if v is not None}, "completed_topic": "no-such-topic"}}},
+                    **QUIET})
+    assert not broken.success
+    retries = engine.instance.all_logs(broken.run_id,
+                                       of_type=DagsterEventType.STEP_UP_FOR_RETRY)
+    assert retries  # the step's retries got as far as publishing again
+    failure = engine.instance.all_logs(broken.run_id, of_type=DagsterEventType.STEP_FAILURE)
+    assert "not awaiting review" not in failure[-1].dagster_event.event_specific_data \
+        .error_display_string
+    row = engine.stores.underwritings.get_underwriting(spec.underwriting_id)
+    assert (row["status"], row["review_decision"], row["reviewed_by"]) == (
+        "processing", "approve", "frank")
+
+    resumed = execute_job(
+        reconstructable(engine.defs_module.resume_job), instance=engine.instance,
+        tags={"dagster/partition": spec.underwriting_id}, raise_on_error=False,
+        reexecution_options=ReexecutionOptions.from_failure(broken.run_id, engine.instance),
+        run_config={"ops": {"underwriting_review": {"config": decision}}, **QUIET})
+
+    assert resumed.success
+    assert _completion(engine, spec.underwriting_id)["status"] == "completed"
+    assert engine.stores.underwritings.get_underwriting(spec.underwriting_id)["status"] == \
+        "completed"
+    # A decided and published case still takes no further decision, re-executed or not.
+    again = _review(engine, spec.underwriting_id, decision="reject", reviewer="frank")
+    assert not again.success
 
 
 def test_pipeline_options_from_run_config_and_from_backfill_tags(
