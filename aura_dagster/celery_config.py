@@ -32,9 +32,19 @@ def app_args(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
 
 
 def worker_args(celery_bin: str, *, concurrency: int, node: str,
-                loglevel: str = "INFO") -> list[str]:
+                loglevel: str = "INFO", queue: str = QUEUE) -> list[str]:
     """The run worker's command line. Prefork on purpose: revoke (terminate a run) signals
     the pool child running it; `--pool=threads` cannot. One run per child at a time."""
     return [celery_bin, "-A", "aura_dagster.celery_app", "worker", "--pool=prefork",
-            f"--concurrency={concurrency}", "--prefetch-multiplier=1", "-Q", QUEUE,
+            f"--concurrency={concurrency}", "--prefetch-multiplier=1", "-Q", queue,
             "-n", node, f"--loglevel={loglevel}", "--without-gossip", "--without-mingle"]
+
+
+def with_queue(instance_yaml: str, queue: str) -> str:
+    """The production instance config routing runs to `queue` (the run launcher's
+    `default_queue`): stacks sharing one Redis (test sessions side by side) never take each
+    other's runs when each has its own queue and workers."""
+    marker = "  class: AuraCeleryRunLauncher\n  config:\n"
+    if marker not in instance_yaml:
+        raise ValueError("not the production instance config (no AuraCeleryRunLauncher)")
+    return instance_yaml.replace(marker, f"{marker}    default_queue: {queue}\n", 1)

@@ -9,6 +9,7 @@ embedded, PostgreSQL or BigQuery in production).
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     AssetSpec,
+    BetaWarning,
     CodeReferencesMetadataValue,
     EnvVar,
     LocalFileCodeReference,
@@ -204,6 +206,17 @@ def catalog_assets(assets: Sequence[AssetsDefinition | AssetSpec],
                    ) -> list[AssetsDefinition | AssetSpec]:
     """The assets with their catalog attributes and code references. `spec_sources` points
     an external asset (no op of its own) at the function that reports it."""
+    # Code references are a beta API: its notice would be logged by every process that
+    # loads the definitions (daemon, code server, each run), on every load.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BetaWarning)
+        return _catalog_assets(assets, resources, spec_sources)
+
+
+def _catalog_assets(assets: Sequence[AssetsDefinition | AssetSpec],
+                    resources: Mapping[str, Any],
+                    spec_sources: Mapping[str, Any] | None,
+                    ) -> list[AssetsDefinition | AssetSpec]:
     kinds = storage_kinds(resources)
     out: list[AssetsDefinition | AssetSpec] = []
     for item in assets:

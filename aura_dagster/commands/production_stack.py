@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aura_dagster.celery_config import BACKEND_ENV, BROKER_ENV, worker_args
+from aura_dagster.celery_config import BACKEND_ENV, BROKER_ENV, QUEUE, worker_args
 from aura_dagster.commands.local_stack import PROJECT_ROOT, LocalStack, free_port, managed_process
 
 PRODUCTION_DIR = PROJECT_ROOT / "deploy" / "production"
@@ -127,7 +127,7 @@ def wait_for_code_server(port: int, proc: subprocess.Popen[bytes], env: Mapping[
 
 def start_topology(stack: ExitStack, env: Mapping[str, str], home: Path, log_dir: Path, *,
                    workers: int, concurrency: int, webserver_port: int | None = None,
-                   worker_name: str = "aura") -> dict[str, Any]:
+                   worker_name: str = "aura", queue: str = QUEUE) -> dict[str, Any]:
     """Code server, daemon, optional webserver and Celery workers, each stopped by `stack`.
 
     `home` must hold the production dagster.yaml. Returns the processes by role."""
@@ -140,7 +140,8 @@ def start_topology(stack: ExitStack, env: Mapping[str, str], home: Path, log_dir
         "--location-name", "aura_dagster"], env, log_dir))
     # Workers import the project while the code server does: start them side by side.
     celery_workers = [stack.enter_context(managed_process(f"celery-worker-{i}", worker_args(
-        str(bin_dir / "celery"), concurrency=concurrency, node=f"{worker_name}-{i}@%h"),
+        str(bin_dir / "celery"), concurrency=concurrency, node=f"{worker_name}-{i}@%h",
+        queue=queue),
         env, log_dir)) for i in range(workers)]
     wait_for_code_server(port, code_server, env)
     workspace = write_workspace(home / "workspace.yaml", "127.0.0.1", port)

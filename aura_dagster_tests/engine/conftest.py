@@ -124,6 +124,16 @@ class Engine:
         return execute_job(reconstructable(self.defs_module.process_job), instance=self.instance,
                            tags=dict(tags), raise_on_error=False, run_config=QUIET, **kwargs)
 
+    def review(self, underwriting_id: str, raise_on_error: bool = True,
+               **config: Any) -> JobExecutionResult:
+        """What the launchpad of `resume_after_review` launches (the CLI queues the same run):
+        config `decision` (approve | reject), `reviewer`, `note`."""
+        return execute_job(reconstructable(self.defs_module.resume_job), instance=self.instance,
+                           tags={"dagster/partition": underwriting_id},
+                           raise_on_error=raise_on_error,
+                           run_config={**QUIET, "ops": {"underwriting_review": {
+                               "config": config}}})
+
     def materialize(self, underwriting_id: str) -> JobExecutionResult:
         """What an operator's *Materialize* / backfill does: a run for the partition."""
         self.instance.add_dynamic_partitions("underwriting", [underwriting_id])

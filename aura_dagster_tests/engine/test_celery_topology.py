@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
+from aura_dagster.celery_config import with_queue
 from aura_dagster.commands.production_stack import INSTANCE_YAML, start_topology
 from aura_dagster.pubsub import PubSubEmulator, delete_subscription, ensure_subscription
 from aura_dagster.resources.pubsub import PubSubResource
@@ -137,7 +138,9 @@ def topology(postgres_databases: PostgresDatabases, pubsub_emulator: PubSubEmula
     suffix = uuid.uuid4().hex[:8]
     home = work / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(INSTANCE_YAML.read_text())
+    # Its own Celery queue: another session's workers on the same Redis never take its runs.
+    queue = f"aura-test-{suffix}"
+    (home / "dagster.yaml").write_text(with_queue(INSTANCE_YAML.read_text(), queue))
     log_dir = work / "logs"
     log_dir.mkdir()
     with ExitStack() as stack:
@@ -180,7 +183,7 @@ def topology(postgres_databases: PostgresDatabases, pubsub_emulator: PubSubEmula
         samples = _write_samples(Path(tempfile.mkdtemp(dir=work)))
         instance = stack.enter_context(DagsterInstance.from_config(str(home)))
         procs = start_topology(stack, {**os.environ}, home, log_dir, workers=1,
-                               concurrency=2, worker_name=f"test-{suffix}")
+                               concurrency=2, worker_name=f"test-{suffix}", queue=queue)
         yield Topology(instance, stores, pubsub, listener, work / "documents", samples,
                        procs["workers"][0].pid, log_dir)
 
@@ -281,9 +284,8 @@ def test_killed_worker_is_detected_and_the_run_retried(topology: Topology) -> No
         r := topology.instance.get_run_by_id(first_id)) and r.is_finished and r, topology)
     assert failed.status is DagsterRunStatus.FAILURE
     # Generous: on a loaded 2-CPU machine the daemon's retry thread can lag far behind.
-    retry = wait_for("the retry run", lambda: next(
-        (r for r in topology.runs(spec.underwriting_id)
-         if r.tags.get("dagster/parent_run_id") == first_id), None), topology, timeout=120.0)
+    retry = wait_for("the retry run", lambda: next(iter(topology.instance.get_runs(
+        RunsFilter(tags={"dagster/parent_run_id": first_id}))), None), topology, timeout=120.0)
     event = topology.completion(spec.underwriting_id, timeout=60.0)
     assert event is not None, topology.logs("")
     assert event["run_id"] == retry.run_id

@@ -153,12 +153,7 @@ def test_timeout_and_failure_are_reported_while_others_complete(engine: Engine,
     row = engine.stores.underwritings.get_underwriting(spec.underwriting_id)
     assert row["status"] == "awaiting_review" and "p_drivers_license failed" in \
         row["review_reason"]
-    approved = execute_job(
-        reconstructable(engine.defs_module.resume_job), instance=engine.instance,
-        tags={"dagster/partition": spec.underwriting_id},
-        run_config={**QUIET, "ops": {"underwriting_review": {"config": {
-            "decision": "approve", "reviewer": "ops"}}}})
-    assert approved.success
+    assert engine.review(spec.underwriting_id, decision="approve", reviewer="ops").success
     event = engine.completion_for(spec.underwriting_id)
     assert [p["processor_id"] for p in event["completed_processors"]] == ["p_bank_statement"]
     assert [p["processor_id"] for p in event["failed_processors"]] == ["p_drivers_license"]

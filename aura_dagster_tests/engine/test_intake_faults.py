@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import pytest
-from dagster import DagsterEventType, build_sensor_context, execute_job, reconstructable
+from dagster import DagsterEventType, build_sensor_context
 
 from aura_dagster.domain.events import UnderwritingCreated, run_key_for
 from aura_dagster.pubsub import delete_topic, ensure_topic
@@ -24,7 +24,7 @@ from aura_dagster.sensors.underwriting_created import (
     underwriting_created_sensor,
 )
 from aura_dagster.services.rejections import AUDIT_EVENT, NO_ORGANIZATION
-from aura_dagster_tests.engine.conftest import QUIET, Engine
+from aura_dagster_tests.engine.conftest import Engine
 
 pytestmark = pytest.mark.faults
 
@@ -233,13 +233,7 @@ def test_unreadable_statements_fail_the_processor_and_park_the_case(engine: Engi
     assert "p_bank_statement failed: CORRUPT_DOCUMENT" in row["review_reason"]
     assert _completions_for(engine, {spec.underwriting_id}, settle=1.0) == []  # held
 
-    # Approve as the launchpad of resume_after_review does (the CLI queues the same run).
-    approved = execute_job(
-        reconstructable(engine.defs_module.resume_job), instance=engine.instance,
-        tags={"dagster/partition": spec.underwriting_id},
-        run_config={**QUIET, "ops": {"underwriting_review": {"config": {
-            "decision": "approve", "reviewer": "ops"}}}})
-    assert approved.success
+    assert engine.review(spec.underwriting_id, decision="approve", reviewer="ops").success
     event = engine.completion_for(spec.underwriting_id)
     assert [p["processor_id"] for p in event["failed_processors"]] == ["p_bank_statement"]
     assert "ENCRYPTED_DOCUMENT" in event["failed_processors"][0]["error_message"]

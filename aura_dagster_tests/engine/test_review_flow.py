@@ -37,9 +37,7 @@ def _parked_case(engine: Engine, **tags: str) -> tuple[UnderwritingSpec, JobExec
 
 def _review(engine: Engine, underwriting_id: str, **config: Any) -> JobExecutionResult:
     """What the launchpad of `resume_after_review` (and the CLI) launches."""
-    return execute_job(reconstructable(engine.defs_module.resume_job), instance=engine.instance,
-                       tags={"dagster/partition": underwriting_id}, raise_on_error=False,
-                       run_config={"ops": {"underwriting_review": {"config": config}}, **QUIET})
+    return engine.review(underwriting_id, raise_on_error=False, **config)
 
 
 def _check(engine: Engine, run_id: str, name: str) -> Any:

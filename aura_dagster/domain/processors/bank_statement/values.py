@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from decimal import Decimal
 
-from aura_dagster.domain.money import to_cents
+from aura_dagster.domain.processors.bank_statement.csv_values import parse_money
 
 # 1,234.56 | $1,234.56 | -$1,234.56 | ($1,234.56) | 1,234.56- | 1,234.56 CR | +12.00
 AMOUNT_PATTERN = (r"(?:\(\s*-?\$?\s?\d{1,3}(?:,\d{3})*\.\d{2}\s*\)"
@@ -27,27 +27,9 @@ DATE_RE = re.compile(DATE_PATTERN, re.IGNORECASE)
 
 
 def parse_amount(text: str) -> Decimal:
-    """A signed amount in cents. Raises ValueError when `text` is not an amount."""
-    raw = text.strip().replace("$", "").replace(",", "").replace(" ", "")
-    if not raw:
-        raise ValueError("empty amount")
-    negative = False
-    if raw.startswith("(") and raw.endswith(")"):
-        negative, raw = True, raw[1:-1]
-    upper = raw.upper()
-    if upper.endswith("CR"):
-        raw = raw[:-2]
-    elif upper.endswith("DR"):
-        negative, raw = True, raw[:-2]
-    if raw.endswith("-"):
-        negative, raw = True, raw[:-1]
-    if raw.startswith("-"):
-        negative, raw = True, raw[1:]
-    raw = raw.removeprefix("+")
-    if not re.fullmatch(r"\d+(?:\.\d+)?", raw):
-        raise ValueError(f"not an amount: {text!r}")
-    value = to_cents(raw)
-    return -value if negative else value
+    """A signed amount in cents. Raises ValueError when `text` is not an amount (or has more
+    than cents: money is never rounded silently). One reading for PDF and CSV amounts."""
+    return parse_money(text)
 
 
 def parse_date(text: str, *, default_year: int | None = None) -> tuple[dt.date, bool]:
