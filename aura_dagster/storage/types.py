@@ -118,19 +118,10 @@ class UuidText(sa.types.TypeDecorator[str]):
         return None if value is None else str(value)
 
 
-class UuidTextList(sa.types.TypeDecorator[list[str]]):
+class UuidTextList(TextList):
     """A list of engine ids in their canonical text: TEXT[] on PostgreSQL, JSON elsewhere."""
 
-    impl = sa.JSON
     cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
-        if dialect.name == "postgresql":
-            return dialect.type_descriptor(postgresql.ARRAY(sa.Text()))
-        return dialect.type_descriptor(sa.JSON())
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         return None if value is None else [canonical_id(v) for v in value]
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> list[str] | None:
-        return None if value is None else [str(v) for v in value]
