@@ -163,13 +163,14 @@ class ProductionStack(LocalStack):
     def __init__(self, data_dir: Path, settings: ProductionSettings | None = None,
                  **kwargs: Any) -> None:
         super().__init__(data_dir, **kwargs)
-        self.settings = settings or ProductionSettings()
+        # Not `self.settings`: LocalStack keeps the engine's Settings there.
+        self.production = settings or ProductionSettings()
         self.processes: dict[str, Any] = {}
         self._outer_environ: dict[str, str] | None = None
 
     def _start(self) -> None:
-        recreate_databases(self.settings)
-        extra = production_env(self.settings)
+        recreate_databases(self.production)
+        extra = production_env(self.production)
         # Set before LocalStack builds the engine's resources, restored in close().
         self._outer_environ = dict(os.environ)
         os.environ.update(extra)
@@ -190,12 +191,12 @@ class ProductionStack(LocalStack):
     def open_stores(self) -> Any:  # Stores
         from aura_dagster.resources.store import open_stores
 
-        return open_stores(self.settings.store_url, migrate=True)
+        return open_stores(self.production.store_url, migrate=True)
 
     def start_dagster(self, *, webserver_port: int | None = None) -> None:
         self.processes = start_topology(
-            self._stack, self.env, self.home, self.log_dir, workers=self.settings.workers,
-            concurrency=self.settings.concurrency, webserver_port=webserver_port)
+            self._stack, self.env, self.home, self.log_dir, workers=self.production.workers,
+            concurrency=self.production.concurrency, webserver_port=webserver_port)
         self.daemon = self.processes["daemon"]
         self.webserver_port = webserver_port
 

@@ -306,3 +306,15 @@ def test_killed_worker_is_detected_and_the_run_retried(topology: Topology) -> No
     killed = [r for r in rows if r["run_id"] == first_id
               and r["processor"] == "p_secretary_of_state"]
     assert [r["status"] for r in killed] == ["cancelled"]
+
+
+def test_production_stack_keeps_topology_settings_apart_from_the_engine_settings(
+        tmp_path: Path) -> None:
+    """`LocalStack.settings` holds the engine's Settings once started; the production
+    stack's own (workers, concurrency, databases) must not share that attribute (they did,
+    and `aura-dagster stack --profile production` failed at start)."""
+    from aura_dagster.commands.production_stack import ProductionSettings, ProductionStack
+
+    stack = ProductionStack(tmp_path / "data", ProductionSettings(workers=2, concurrency=3))
+    assert (stack.production.workers, stack.production.concurrency) == (2, 3)
+    assert stack.settings is None  # LocalStack sets the engine's Settings when it starts
