@@ -17,6 +17,7 @@ import pytest
 pytest_plugins = [
     "aura_dagster_tests.fixtures.sandbox",
     "aura_dagster_tests.fixtures.pubsub",
+    "aura_dagster_tests.fixtures.definitions",
 ]
 
 PG_HOST = os.environ.get("AURA_TEST_PG_HOST", "127.0.0.1")

@@ -4,11 +4,9 @@ of all specs shows any change in review (AURA_UPDATE_SNAPSHOTS=1 rewrites it).""
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -16,7 +14,6 @@ from typing import Any
 import pytest
 from dagster import AssetKey, Definitions, TableSchema
 
-import aura_dagster
 from aura_dagster.assets.catalog import (
     EXECUTION_COLUMN_DOCS,
     FACTOR_COLUMN_DOCS,
@@ -25,30 +22,9 @@ from aura_dagster.assets.catalog import (
 from aura_dagster.assets.processing import EXECUTION_COLUMNS, FACTOR_COLUMNS
 from aura_dagster.assets.review import REVIEW_COLUMNS
 from aura_dagster.domain.factor_dictionary import factor_dictionary
-from aura_dagster_tests.test_definitions import MODULE, _clean_env
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_specs.json"
 STORAGE_KINDS = {"sqlite", "postgres", "bigquery"}
-
-
-@pytest.fixture
-def load_definitions(monkeypatch: pytest.MonkeyPatch,
-                     tmp_path: Path) -> Iterator[Callable[[], ModuleType]]:
-    """A fresh `aura_dagster.definitions` under this test's environment (then put back)."""
-    _clean_env(monkeypatch, tmp_path)
-    saved = sys.modules.pop(MODULE, None)
-
-    def load() -> ModuleType:
-        sys.modules.pop(MODULE, None)
-        return importlib.import_module(MODULE)
-
-    try:
-        yield load
-    finally:
-        sys.modules.pop(MODULE, None)
-        if saved is not None:
-            sys.modules[MODULE] = saved
-            aura_dagster.definitions = saved  # type: ignore[attr-defined]
 
 
 def spec_snapshot(defs: Definitions) -> dict[str, Any]:

@@ -8,11 +8,10 @@ engine tests (which import it under theirs) never see the one made here.
 
 from __future__ import annotations
 
-import importlib
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -27,7 +26,6 @@ from dagster import (
 )
 from dagster_gcp_pandas import BigQueryPandasIOManager
 
-import aura_dagster
 from aura_dagster.domain.processors.registry import CATALOG
 from aura_dagster.environments import (
     current_environment,
@@ -37,9 +35,9 @@ from aura_dagster.environments import (
 )
 from aura_dagster.partitions import underwriting_partitions
 from aura_dagster.resources.notifier import NotifierResource
+from aura_dagster_tests.fixtures.definitions import clean_env
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULE = "aura_dagster.definitions"
 ASSETS = {"underwriting_documents", "processor_executions", "underwriting_factors",
           "underwriting_factor_matrix", "underwriting_review", "processing_completed"}
 EXECUTABLE = ASSETS - {"underwriting_documents"}  # external: reported by the load step
@@ -48,44 +46,6 @@ CHECKS = {("underwriting_factors", name) for name in (
     ("processor_executions", "processors_succeeded"), ("underwriting_review", "review_cleared")}
 RUN_STATUS_SENSORS = {"audit_run_succeeded", "audit_run_failed", "close_cancelled_runs",
                       "finish_partial_runs"}
-# Every variable production reads; unset here, so nothing can be resolved at load time.
-PRODUCTION_VARS = ("AURA_DATABASE_URL", "AURA_WAREHOUSE", "GCP_PROJECT", "AURA_BIGQUERY_DATASET",
-                   "AURA_UNDERWRITING_CREATED_TOPIC", "AURA_UNDERWRITING_CREATED_SUBSCRIPTION",
-                   "AURA_DEAD_LETTER_TOPIC", "AURA_PROCESSING_COMPLETED_TOPIC",
-                   "AURA_DOCUMENTS_ROOT", "AURA_OPENCORPORATES_BASE_URL",
-                   "AURA_OPENCORPORATES_API_KEY", "AURA_CLEAR_BASE_URL", "AURA_CLEAR_API_KEY",
-                   "AURA_SMTP_HOST", "AURA_SMTP_PORT", "AURA_NOTIFY_TO")
-
-
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in (*PRODUCTION_VARS, "AURA_ENV", "AURA_WAREHOUSE_URL", "AURA_WAREHOUSE_SCHEMA",
-                 "AURA_SANDBOX_URL", "PUBSUB_EMULATOR_HOST", "PUBSUB_PROJECT_ID"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AURA_DATA_DIR", str(tmp_path / "data"))
-
-
-@pytest.fixture
-def load_definitions(monkeypatch: pytest.MonkeyPatch,
-                     tmp_path: Path) -> Iterator[Callable[[], ModuleType]]:
-    """Import a fresh `aura_dagster.definitions` (after the test set its environment)."""
-    _clean_env(monkeypatch, tmp_path)
-    saved = sys.modules.pop(MODULE, None)
-
-    def load() -> ModuleType:
-        sys.modules.pop(MODULE, None)
-        return importlib.import_module(MODULE)
-
-    try:
-        yield load
-    finally:
-        sys.modules.pop(MODULE, None)
-        if saved is not None:
-            sys.modules[MODULE] = saved
-            aura_dagster.definitions = saved
-        elif hasattr(aura_dagster, "definitions"):
-            del aura_dagster.definitions
-
-
 @pytest.fixture
 def defs(load_definitions: Callable[[], ModuleType]) -> Definitions:
     return load_definitions().defs
@@ -153,7 +113,7 @@ def test_embedded_default_uses_configurable_resources(defs: Definitions,
 
 def test_embedded_notifier_follows_the_smtp_variables(monkeypatch: pytest.MonkeyPatch,
                                                       tmp_path: Path) -> None:
-    _clean_env(monkeypatch, tmp_path)
+    clean_env(monkeypatch, tmp_path)
     monkeypatch.setenv("AURA_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("AURA_SMTP_PORT", "2525")
     monkeypatch.setenv("AURA_NOTIFY_TO", "ops@lender.test")
