@@ -15,8 +15,9 @@ Warm, in three ways (the tasks are dagster-celery's, same names and arguments, w
   start nor an import (about 2.5 s and 3.75 CPU-s a run with the default launcher);
 - each pool child opens the Dagster instance once, when it starts, and keeps it for every
   run it executes (dagster-celery opens and closes one per run);
-- that instance holds a small connection pool, as the webserver's does: dagster-postgres
-  otherwise opens a new PostgreSQL connection for every event it writes.
+- that instance's storage is `aura_dagster.instance_storage.PooledPostgresStorage`
+  (deploy/production/dagster.yaml): a connection pool per child, where dagster-postgres
+  alone opens a new PostgreSQL connection for every event it writes.
 Restart the workers on deploy, like the code server. Keep the prefork pool: terminating a
 run kills the child running it (celery_launcher), which `--pool=threads` cannot do.
 """
@@ -36,11 +37,6 @@ from dagster_celery.make_app import make_app
 
 from aura_dagster.celery_config import app_args
 
-# Pool for the child's instance: steps run concurrently (async executor) and write events.
-POOL_MAX_OVERFLOW = 8
-POOL_RECYCLE_SECONDS = 3600
-NO_STATEMENT_TIMEOUT = 0  # a run's writes must not be cut short like a UI query
-
 app = make_app(app_args())
 # Dagster's console log of every run goes straight to the worker's stderr (its log file),
 # not through Celery's logging proxy.
@@ -56,11 +52,7 @@ def child_instance() -> DagsterInstance:
     global _instance
     with _instance_lock:
         if _instance is None:
-            instance = DagsterInstance.get()
-            instance.optimize_for_webserver(statement_timeout=NO_STATEMENT_TIMEOUT,
-                                            pool_recycle=POOL_RECYCLE_SECONDS,
-                                            max_overflow=POOL_MAX_OVERFLOW)
-            _instance = instance
+            _instance = DagsterInstance.get()
         return _instance
 
 
@@ -98,12 +90,26 @@ def resume_job(_self: Any, execute_job_args_packed: Any) -> int:
 
 
 def _preload() -> None:
-    """Import in the parent what every run needs, so the children inherit it."""
+    """Import in the parent what every run needs, so the children inherit it.
+
+    The project imports Google Cloud, the psycopg dialect and the HTTP transport lazily (a
+    CLI command should not pay for them); a run needs them all, and each pool child
+    importing them itself cost ~0.5 CPU-s per child (profiled with py-spy)."""
     import alembic.command  # noqa: F401  (the engine's store checks its migrations)
+    import dagster_async_executor.executor  # noqa: F401
     import dagster_postgres  # noqa: F401
+    import httpcore  # noqa: F401
     import psycopg2  # noqa: F401
+    import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401
+    from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
     import aura_dagster.definitions  # noqa: F401
+    import aura_dagster.instance_storage  # noqa: F401
+    import aura_dagster.pubsub.clients  # noqa: F401  (google-cloud-pubsub, grpc: no channel yet)
+    from aura_dagster.domain.processors.vendor_http import tls_context
+
+    PGDialect_psycopg.import_dbapi()  # psycopg 3 and its C extension (the engine's store)
+    tls_context()  # the CA bundle, loaded once for every child
 
 
 _preload()

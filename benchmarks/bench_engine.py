@@ -395,13 +395,17 @@ class BurstResult:
     duplicate_runs: int
     underwriting_ids: list[str]
     cpu_seconds: float  # the profile's Dagster processes, over the burst
+    cpu_by_role: dict[str, float]  # the same, per process role, plus PostgreSQL's server
+    database_activity: dict[str, dict[str, int]]  # database -> pg_stat_database deltas
 
 
 def bench_engine_burst(local: LocalStack, workload: Workload, reader: InstanceReader, n: int,
-                       timeout: float, cpu_roots: Callable[[], list[int]]) -> BurstResult:
+                       timeout: float, cpu_roots: Callable[[], dict[str, list[int]]],
+                       databases: Sequence[str] = ()) -> BurstResult:
     specs = workload.fresh("burst", n)
     wanted = [s.underwriting_id for s in specs]
-    cpu_before = tree_cpu_seconds(cpu_roots())
+    roles_before = role_cpu_seconds(cpu_roots())
+    activity_before = database_activity(databases)
     started = time.perf_counter()
     _publish(local, specs)
     _say(f"  published {n} underwriting.created in {time.perf_counter() - started:.2f}s")
@@ -425,9 +429,13 @@ def bench_engine_burst(local: LocalStack, workload: Workload, reader: InstanceRe
     if local.daemon_exited:
         _say(f"the Dagster daemon exited: see {local.log_dir}")
     reader.wait_finished(wanted)
-    cpu = tree_cpu_seconds(cpu_roots()) - cpu_before
+    roles = {role: cpu - roles_before.get(role, 0.0)
+             for role, cpu in role_cpu_seconds(cpu_roots()).items()}
+    cpu = sum(v for k, v in roles.items() if k != POSTGRES_ROLE)
+    activity = {db: {k: v - activity_before.get(db, {}).get(k, 0) for k, v in row.items()}
+                for db, row in database_activity(databases).items()}
     return BurstResult(elapsed, len(done), _late_duplicates(local, set(wanted)),
-                       reader.duplicate_runs(wanted), wanted, cpu)
+                       reader.duplicate_runs(wanted), wanted, cpu, roles, activity)
 
 
 def _late_duplicates(local: LocalStack, wanted: set[str]) -> int:
@@ -484,6 +492,48 @@ def tree_cpu_seconds(roots: Sequence[int], exclude: Sequence[str] = ()) -> float
         total += cpu
         stack += children.get(pid, [])
     return total
+
+
+POSTGRES_ROLE = "postgresql server (all databases)"
+
+
+def postgres_pids() -> list[int]:
+    """The PostgreSQL postmaster(s) on this machine: their backends serve the instance and
+    the store (shared with anything else using the server: run on a quiet machine)."""
+    return [pid for pid, (ppid, _, cmdline) in _proc_table().items()
+            if "postgres" in cmdline.split(" ")[0] and ppid not in _postgres_like()]
+
+
+def _postgres_like() -> set[int]:
+    return {pid for pid, (_, _, cmdline) in _proc_table().items()
+            if "postgres" in cmdline.split(" ")[0]}
+
+
+ACTIVITY_COLUMNS = ("sessions", "xact_commit", "tup_returned", "tup_inserted", "tup_updated",
+                    "tup_deleted")
+
+
+def database_activity(databases: Sequence[str]) -> dict[str, dict[str, int]]:
+    """pg_stat_database counters of `databases` (PostgreSQL 14+: `sessions` = connections
+    opened)."""
+    if not databases:
+        return {}
+    import psycopg
+
+    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres",
+                         autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        rows = conn.execute(f"SELECT datname, {', '.join(ACTIVITY_COLUMNS)} FROM "
+                            "pg_stat_database WHERE datname = ANY(%s)",
+                            [list(databases)]).fetchall()
+    return {row[0]: dict(zip(ACTIVITY_COLUMNS, row[1:], strict=True)) for row in rows}
+
+
+def role_cpu_seconds(roots: dict[str, list[int]]) -> dict[str, float]:
+    """CPU-s per role (each role's process trees), plus the PostgreSQL server's."""
+    out = {role: tree_cpu_seconds(pids) for role, pids in roots.items()}
+    out[POSTGRES_ROLE] = tree_cpu_seconds(postgres_pids())
+    return out
 
 
 def time_definitions_import(root: Path, repeats: int = 5) -> tuple[float, float]:
@@ -655,7 +705,8 @@ def bench_plain(local: LocalStack, workload: Workload, args: argparse.Namespace)
 
 def bench_profile(name: str, local: LocalStack, workload: Workload, args: argparse.Namespace,
                   rng: random.Random, start_seconds: float,
-                  cpu_roots: Callable[[], list[int]]) -> ProfileResult:
+                  cpu_roots: Callable[[], dict[str, list[int]]],
+                  databases: Sequence[str] = ()) -> ProfileResult:
     reader = InstanceReader()
     try:
         _say(f"{name}: engine, one underwriting x {args.repeats} (+1 warm-up)")
@@ -668,7 +719,7 @@ def bench_profile(name: str, local: LocalStack, workload: Workload, args: argpar
         if args.burst:
             _say(f"{name}: engine, burst of {args.burst} events across {args.tenants} tenants")
             burst = bench_engine_burst(local, workload, reader, args.burst, args.burst_timeout,
-                                       cpu_roots)
+                                       cpu_roots, databases)
             _say(f"  {burst.received}/{args.burst} processing.completed in "
                  f"{burst.elapsed:.1f}s")
     finally:
@@ -696,8 +747,9 @@ def _run(args: argparse.Namespace, data: Path, rng: random.Random, started: floa
             _say(f"embedded: dagster-daemon started (logs in {local.log_dir})")
             daemon = local.daemon
             assert daemon is not None
+            roles = {"daemon (+ code server, run workers)": [daemon.pid]}
             results.append(bench_profile("embedded", local, workload, args, rng,
-                                         time.perf_counter() - t0, lambda: [daemon.pid]))
+                                         time.perf_counter() - t0, lambda: roles))
     if "production" in profiles:
         results.append(_run_production(args, data / "production", rng))
     if imports:
@@ -727,10 +779,12 @@ def _run_production(args: argparse.Namespace, data: Path, rng: random.Random) ->
             _say(f"production: code server, daemon and {settings.workers} Celery worker(s) x "
                  f"{settings.concurrency} up in {start_seconds:.1f}s (logs in {stack.log_dir})")
             procs = stack.processes
-            roots = [procs["code_server"].pid, procs["daemon"].pid,
-                     *(w.pid for w in procs["workers"])]
+            roots = {"code server": [procs["code_server"].pid],
+                     "daemon": [procs["daemon"].pid],
+                     "celery run workers": [w.pid for w in procs["workers"]]}
             return bench_profile("production", stack, workload, args, rng, start_seconds,
-                                 lambda: roots)
+                                 lambda: roots, databases=[settings.database,
+                                                           settings.instance_database])
     finally:
         drop_databases(settings)
 
@@ -813,6 +867,13 @@ def _report(args: argparse.Namespace, plain: PlainResult, results: list[ProfileR
     for result in results:
         print(f"\n[{result.name}]", end="")
         print_breakdown(result.timelines, result.steps)
+        if result.burst:
+            print(f"  CPU-s per underwriting by process, burst of {args.burst}:")
+            for role, cpu in result.burst.cpu_by_role.items():
+                print(f"    {role:44} {cpu / args.burst:6.3f}")
+            for db, row in result.burst.database_activity.items():
+                print(f"  database {db}, per underwriting: " + ", ".join(
+                    f"{k} {v / args.burst:.1f}" for k, v in row.items()))
     embedded = by.get("embedded")
     if embedded is not None:
         ratio = _median(embedded.latencies) / pool_median

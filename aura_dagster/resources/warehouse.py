@@ -8,6 +8,7 @@ path uses dagster-gcp-pandas' BigQueryPandasIOManager with the same partition co
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 
 import pandas as pd
@@ -28,6 +29,33 @@ def _engine(url: str) -> sa.Engine:
     # Concurrent runs write the same SQLite file: wait for the lock instead of failing.
     connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
     return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+
+
+# (url, schema, table) -> the table as this process last reflected it. Every partition write
+# used to reflect its table (has_table, autoload, get_columns: ~10 catalog queries); it only
+# changes when a write adds a column, which forgets the entry, as does any failed statement.
+_tables: dict[tuple[str, str | None, str], sa.Table] = {}
+_tables_lock = threading.Lock()
+
+
+def _reflected(conn: sa.Connection, url: str, schema: str | None, table: str) -> sa.Table | None:
+    """The table, reflected once per process; None when it does not exist."""
+    key = (url, schema, table)
+    with _tables_lock:
+        cached = _tables.get(key)
+    if cached is not None:
+        return cached
+    if not sa.inspect(conn).has_table(table, schema=schema):
+        return None
+    reflected = sa.Table(table, sa.MetaData(), schema=schema, autoload_with=conn)
+    with _tables_lock:
+        _tables[key] = reflected
+    return reflected
+
+
+def _forget(url: str, schema: str | None, table: str) -> None:
+    with _tables_lock:
+        _tables.pop((url, schema, table), None)
 
 
 class SqlWarehouseIOManager(ConfigurableIOManager):
@@ -68,17 +96,26 @@ class SqlWarehouseIOManager(ConfigurableIOManager):
             **row_count_metadata(len(frame))})
 
     def _replace_partition(self, table: str, keys: list[str], frame: pd.DataFrame) -> None:
-        with _engine(self.url).begin() as conn:
-            self._ensure_schema(conn)
-            inspector = sa.inspect(conn)
-            if keys and inspector.has_table(table, schema=self.schema_name):
-                tbl = sa.Table(table, sa.MetaData(), schema=self.schema_name,
-                               autoload_with=conn)
-                conn.execute(tbl.delete().where(tbl.c[PARTITION_COLUMN].in_(keys)))
-                add_missing_columns(conn, table, self.schema_name, frame)
-            if not frame.empty or not inspector.has_table(table, schema=self.schema_name):
-                frame.to_sql(table, conn, schema=self.schema_name, if_exists="append",
-                             index=False)
+        try:
+            with _engine(self.url).begin() as conn:
+                target = _reflected(conn, self.url, self.schema_name, table)
+                if target is None:
+                    self._ensure_schema(conn)
+                else:
+                    if keys:
+                        conn.execute(target.delete().where(
+                            target.c[PARTITION_COLUMN].in_(keys)))
+                    if not set(frame.columns) <= set(target.c.keys()):
+                        add_missing_columns(conn, table, self.schema_name, frame)
+                        _forget(self.url, self.schema_name, table)
+                if not frame.empty or target is None:
+                    frame.to_sql(table, conn, schema=self.schema_name, if_exists="append",
+                                 index=False)
+        except Exception:
+            # The table changed under us (created, altered or dropped elsewhere): reflect it
+            # afresh on the retry.
+            _forget(self.url, self.schema_name, table)
+            raise
 
     def load_input(self, context: InputContext) -> pd.DataFrame:
         return with_retry(lambda: self._load(context), TRANSIENT_RETRY)
@@ -87,11 +124,16 @@ class SqlWarehouseIOManager(ConfigurableIOManager):
         table = self._table(context.asset_key.path)
         engine = _engine(self.url)
         with engine.connect() as conn:
-            if not sa.inspect(conn).has_table(table, schema=self.schema_name):
+            source = _reflected(conn, self.url, self.schema_name, table)
+            if source is None:
                 raise LookupError(f"warehouse table {table} does not exist yet: "
                                   f"materialize {context.asset_key.to_user_string()} first")
-            tbl = sa.Table(table, sa.MetaData(), schema=self.schema_name, autoload_with=conn)
-            query = sa.select(tbl)
+            query = sa.select(source)
             if context.has_asset_partitions:
-                query = query.where(tbl.c[PARTITION_COLUMN].in_(list(context.asset_partition_keys)))
-            return pd.read_sql(query, conn)
+                query = query.where(
+                    source.c[PARTITION_COLUMN].in_(list(context.asset_partition_keys)))
+            try:
+                return pd.read_sql(query, conn)
+            except Exception:
+                _forget(self.url, self.schema_name, table)
+                raise
