@@ -30,6 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--name", default=None, help="worker name prefix")
     worker.add_argument("--loglevel", default="INFO")
 
+    daemon = sub.add_parser(
+        "daemon", help="dagster-daemon run, with the sensor loop every 0.5 s (not 5 s)")
+    daemon.add_argument("daemon_args", nargs=argparse.REMAINDER, metavar="ARG",
+                        help="passed to `dagster-daemon run` (e.g. -w workspace.yaml)")
+
     approve = sub.add_parser("approve", help="approve an underwriting parked for review")
     approve.add_argument("underwriting_id")
     approve.add_argument("--by", required=True, metavar="REVIEWER", help="who approves")
@@ -91,6 +96,12 @@ def _review(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["daemon"] and not {"-h", "--help"} & set(argv[1:2]):
+        # Every option goes to dagster-daemon run (argparse would claim `-w`).
+        from aura_dagster.commands.daemon import run_daemon
+
+        return run_daemon(argv[1:])
     args = build_parser().parse_args(argv)
     warnings.filterwarnings("ignore", module="dagster")  # preview/beta notices are not news
     if args.command == "analyze":

@@ -228,7 +228,7 @@ class LocalStack:
         bin_dir = Path(sys.executable).parent
         workspace = str(WORKSPACE)
         self.daemon = self._dagster.enter_context(managed_process(
-            "dagster-daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", workspace],
+            "dagster-daemon", [str(bin_dir / "aura-dagster"), "daemon", "-w", workspace],
             self.env, self.log_dir))
         self.dagster_processes.append(self.daemon)
         if webserver_port is not None:

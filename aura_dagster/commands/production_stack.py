@@ -8,7 +8,8 @@
 What runs (each its own process group, logs in `data_dir/logs/`):
 - a code server started on its own (`dagster api grpc -m aura_dagster.definitions`), named
   as `grpc_server` in the generated workspace.yaml: imported once, never re-imported;
-- `dagster-daemon run` (sensors, QueuedRunCoordinator, run monitoring, run retries);
+- `aura-dagster daemon` (= `dagster-daemon run`, sensor loop 0.5 s: sensors, queue, run
+  monitoring, run retries);
 - `dagster-webserver` when a port is given;
 - N Celery workers (`celery -A aura_dagster.celery_app worker`, prefork, warm).
 The instance is deploy/production/dagster.yaml (PostgreSQL via psycopg2, CeleryRunLauncher
@@ -146,7 +147,7 @@ def start_topology(stack: ExitStack, env: Mapping[str, str], home: Path, log_dir
     wait_for_code_server(port, code_server, env)
     workspace = write_workspace(home / "workspace.yaml", "127.0.0.1", port)
     daemon = stack.enter_context(managed_process("dagster-daemon", [
-        str(bin_dir / "dagster-daemon"), "run", "-w", str(workspace)], env, log_dir))
+        str(bin_dir / "aura-dagster"), "daemon", "-w", str(workspace)], env, log_dir))
     procs: dict[str, Any] = {"code_server": code_server, "daemon": daemon,
                              "workers": celery_workers, "workspace": workspace}
     if webserver_port is not None:
