@@ -88,17 +88,21 @@ class SqlWarehouseIOManager(ConfigurableIOManager):
                            TRANSIENT_RETRY)
                 break
             except sa.exc.DBAPIError as exc:
-                # Two runs creating the table at once: the loser retries against the new table.
-                if "already exists" not in str(exc) or attempt == 2:
+                # Two runs creating the table at once: the loser retries against the new
+                # table. A table this process knew changed under it (dropped, altered): it is
+                # reflected afresh on the retry.
+                if attempt == 2 or not ("already exists" in str(exc) or exc.stale_table):
                     raise
         context.add_output_metadata({"warehouse_table": ".".join(
             p for p in (self.schema_name, table) if p), "rows": len(frame),
             **row_count_metadata(len(frame))})
 
     def _replace_partition(self, table: str, keys: list[str], frame: pd.DataFrame) -> None:
+        cached = False
         try:
             with _engine(self.url).begin() as conn:
                 target = _reflected(conn, self.url, self.schema_name, table)
+                cached = target is not None
                 if target is None:
                     self._ensure_schema(conn)
                 else:
@@ -111,10 +115,11 @@ class SqlWarehouseIOManager(ConfigurableIOManager):
                 if not frame.empty or target is None:
                     frame.to_sql(table, conn, schema=self.schema_name, if_exists="append",
                                  index=False)
-        except Exception:
-            # The table changed under us (created, altered or dropped elsewhere): reflect it
-            # afresh on the retry.
+        except Exception as exc:
+            # The table may have changed under us (created, altered or dropped elsewhere):
+            # reflect it afresh on the retry.
             _forget(self.url, self.schema_name, table)
+            exc.stale_table = cached  # type: ignore[attr-defined]
             raise
 
     def load_input(self, context: InputContext) -> pd.DataFrame:

@@ -88,3 +88,51 @@ def test_bigquery_warehouse_reports_row_count_like_the_sql_one(
     metadata = context.get_logged_metadata()
     assert metadata["dagster/row_count"].value == 0
     assert metadata["dagster/partition_row_count"].value == 0
+
+
+def _rows(warehouse: SqlWarehouseIOManager, table: str) -> pd.DataFrame:
+    engine = sa.create_engine(warehouse.url)
+    name = ".".join(p for p in (warehouse.schema_name, table) if p)
+    try:
+        with engine.connect() as conn:
+            return pd.read_sql(sa.text(f"SELECT * FROM {name} ORDER BY underwriting_id"), conn)
+    finally:
+        engine.dispose()
+
+
+def _alter(warehouse: SqlWarehouseIOManager, statement: str) -> None:
+    engine = sa.create_engine(warehouse.url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(statement))
+    finally:
+        engine.dispose()
+
+
+def test_a_table_changed_by_someone_else_is_reflected_afresh(
+        warehouse: SqlWarehouseIOManager) -> None:
+    """The IO manager reflects a table once per process. Dropped or altered elsewhere (the data
+    team, a migration) between two writes, the next write still lands, nothing lost."""
+    table = ".".join(p for p in (warehouse.schema_name, "processor_executions") if p)
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("underwriting", ["uw_1", "uw_2", "uw_3", "uw_4"])
+
+        def write(partition: str, columns: dict[str, list[object]]) -> None:
+            assert materialize([_executions_asset(columns)], partition_key=partition,
+                               instance=instance,
+                               resources={"warehouse_io_manager": warehouse}).success
+
+        write("uw_1", {"processor": ["p_a"], "status": ["completed"]})
+        write("uw_1", {"processor": ["p_b"], "status": ["completed"]})  # replaces uw_1
+        _alter(warehouse, f"ALTER TABLE {table} ADD COLUMN reviewer TEXT")
+        write("uw_2", {"processor": ["p_a"], "status": ["failed"], "reviewer": ["ana"]})
+        before_drop = _rows(warehouse, "processor_executions")
+        assert before_drop["processor"].tolist() == ["p_b", "p_a"]
+        assert before_drop["reviewer"].tolist()[-1] == "ana"
+        _alter(warehouse, f"DROP TABLE {table}")
+        write("uw_3", {"processor": ["p_c"], "status": ["completed"]})
+        write("uw_4", {"processor": ["p_d"], "status": ["completed"], "cost": [3]})
+    frame = _rows(warehouse, "processor_executions")
+    assert frame["underwriting_id"].tolist() == ["uw_3", "uw_4"]
+    assert frame["processor"].tolist() == ["p_c", "p_d"]
+    assert frame["cost"].tolist()[-1] == 3
