@@ -118,22 +118,21 @@ def _remember_present(method: Callable[..., bool]) -> Callable[..., bool]:
     return checked
 
 
-class _SharedEngineMixin:
+class _SharedEngine:
+    """A dagster-postgres storage that runs its statements on the process's pooled engine."""
+
     postgres_url: str
     _engine: sa.Engine
 
-    def _use_engine(self, engine: sa.Engine) -> None:
+    def __init__(self, postgres_url: str, should_autocreate_tables: bool,
+                 engine: sa.Engine) -> None:
+        super().__init__(postgres_url, should_autocreate_tables)  # type: ignore[call-arg]
         # The parent's own NullPool engine was used at most for the table check, and NullPool
         # keeps nothing open.
         self._engine = engine
 
 
-class PooledRunStorage(_SharedEngineMixin, PostgresRunStorage):
-    def __init__(self, postgres_url: str, should_autocreate_tables: bool,
-                 engine: sa.Engine) -> None:
-        super().__init__(postgres_url, should_autocreate_tables)
-        self._use_engine(engine)
-
+class PooledRunStorage(_SharedEngine, PostgresRunStorage):
     has_run_stats_index_cols = _remember_present(PostgresRunStorage.has_run_stats_index_cols)
     has_bulk_actions_selector_cols = _remember_present(
         PostgresRunStorage.has_bulk_actions_selector_cols)
@@ -144,12 +143,7 @@ class PooledRunStorage(_SharedEngineMixin, PostgresRunStorage):
     has_built_index = _remember_present(PostgresRunStorage.has_built_index)
 
 
-class PooledEventLogStorage(_SharedEngineMixin, PostgresEventLogStorage):
-    def __init__(self, postgres_url: str, should_autocreate_tables: bool,
-                 engine: sa.Engine) -> None:
-        super().__init__(postgres_url, should_autocreate_tables)
-        self._use_engine(engine)
-
+class PooledEventLogStorage(_SharedEngine, PostgresEventLogStorage):
     has_table = _remember_present(PostgresEventLogStorage.has_table)
     has_asset_key_col = _remember_present(PostgresEventLogStorage.has_asset_key_col)
     _has_asset_key_col_on_connection = _remember_present(
@@ -173,12 +167,7 @@ class PooledEventLogStorage(_SharedEngineMixin, PostgresEventLogStorage):
             self.store_asset_check_event(event, event_id)
 
 
-class PooledScheduleStorage(_SharedEngineMixin, PostgresScheduleStorage):
-    def __init__(self, postgres_url: str, should_autocreate_tables: bool,
-                 engine: sa.Engine) -> None:
-        super().__init__(postgres_url, should_autocreate_tables)
-        self._use_engine(engine)
-
+class PooledScheduleStorage(_SharedEngine, PostgresScheduleStorage):
     has_instigators_table = _remember_present(PostgresScheduleStorage.has_instigators_table)
     _has_instigators_table = _remember_present(
         PostgresScheduleStorage._has_instigators_table)  # noqa: SLF001

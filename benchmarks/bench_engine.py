@@ -35,6 +35,11 @@ the plain pool's CPU-s per underwriting (the processors' own work). Lost = burst
 without `processing.completed`; duplicated = extra `processing.completed` events or extra
 (non-retry) runs for one underwriting. `import aura_dagster.definitions` is timed in fresh
 interpreters on this tree and on --import-baseline (a `git worktree` of that commit).
+Breakdowns printed per profile: the milestones of one underwriting (sensor tick, queue,
+launch, steps) read from the instance; CPU-s per underwriting per process role over the
+burst, plus the PostgreSQL server's (all its databases: run on a quiet machine); and, for
+the production profile, the `pg_stat_database` counters of its two databases (connections
+opened, commits, rows) per underwriting.
 """
 
 from __future__ import annotations

@@ -53,6 +53,11 @@ def _reflected(conn: sa.Connection, url: str, schema: str | None, table: str) ->
     return reflected
 
 
+def _is_reflected(url: str, schema: str | None, table: str) -> bool:
+    with _tables_lock:
+        return (url, schema, table) in _tables
+
+
 def _forget(url: str, schema: str | None, table: str) -> None:
     with _tables_lock:
         _tables.pop((url, schema, table), None)
@@ -83,6 +88,7 @@ class SqlWarehouseIOManager(ConfigurableIOManager):
         if keys and PARTITION_COLUMN not in frame.columns:
             frame[PARTITION_COLUMN] = keys[0]
         for attempt in range(3):
+            was_reflected = _is_reflected(self.url, self.schema_name, table)
             try:
                 with_retry(lambda: self._replace_partition(table, keys, frame),
                            TRANSIENT_RETRY)
@@ -91,18 +97,16 @@ class SqlWarehouseIOManager(ConfigurableIOManager):
                 # Two runs creating the table at once: the loser retries against the new
                 # table. A table this process knew changed under it (dropped, altered): it is
                 # reflected afresh on the retry.
-                if attempt == 2 or not ("already exists" in str(exc) or exc.stale_table):
+                if attempt == 2 or not ("already exists" in str(exc) or was_reflected):
                     raise
         context.add_output_metadata({"warehouse_table": ".".join(
             p for p in (self.schema_name, table) if p), "rows": len(frame),
             **row_count_metadata(len(frame))})
 
     def _replace_partition(self, table: str, keys: list[str], frame: pd.DataFrame) -> None:
-        cached = False
         try:
             with _engine(self.url).begin() as conn:
                 target = _reflected(conn, self.url, self.schema_name, table)
-                cached = target is not None
                 if target is None:
                     self._ensure_schema(conn)
                 else:
@@ -115,11 +119,10 @@ class SqlWarehouseIOManager(ConfigurableIOManager):
                 if not frame.empty or target is None:
                     frame.to_sql(table, conn, schema=self.schema_name, if_exists="append",
                                  index=False)
-        except Exception as exc:
+        except Exception:
             # The table may have changed under us (created, altered or dropped elsewhere):
             # reflect it afresh on the retry.
             _forget(self.url, self.schema_name, table)
-            exc.stale_table = cached  # type: ignore[attr-defined]
             raise
 
     def load_input(self, context: InputContext) -> pd.DataFrame:
