@@ -134,5 +134,14 @@ def test_a_table_changed_by_someone_else_is_reflected_afresh(
         write("uw_4", {"processor": ["p_d"], "status": ["completed"], "cost": [3]})
     frame = _rows(warehouse, "processor_executions")
     assert frame["underwriting_id"].tolist() == ["uw_3", "uw_4"]
+    # The recreated table has its partition index again (writes delete by it).
+    engine = sa.create_engine(warehouse.url)
+    try:
+        with engine.connect() as conn:
+            indexes = sa.inspect(conn).get_indexes("processor_executions",
+                                                   schema=warehouse.schema_name)
+    finally:
+        engine.dispose()
+    assert [ix["column_names"] for ix in indexes] == [["underwriting_id"]]
     assert frame["processor"].tolist() == ["p_c", "p_d"]
     assert frame["cost"].tolist()[-1] == 3
