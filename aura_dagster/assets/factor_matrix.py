@@ -47,10 +47,10 @@ def underwriting_factor_matrix(context: AssetExecutionContext, store: StoreResou
     organization_id = row.get("organization_id", "")
     frame = matrix_frame(underwriting_id, organization_id, row.get("business_name"),
                          underwriting_factors)
-    filled = [c for c in frame.columns[len(MATRIX_BASE_COLUMNS):] if frame[c].notna().any()]
+    filled = int(frame.iloc[:, len(MATRIX_BASE_COLUMNS):].notna().any().sum())
     context.add_output_metadata({
         **partition_metadata(organization_id, row.get("business_name")),
-        "factor_columns_filled": len(filled),
+        "factor_columns_filled": filled,
         "factors": MetadataValue.url(asset_page("underwriting_factors", underwriting_id)),
     })
     return frame

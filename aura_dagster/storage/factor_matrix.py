@@ -54,11 +54,11 @@ def build_factor_matrix(rows: Iterable[Mapping[str, Any]], columns: Columns,
             target[name] = _cell(types[name], row.get("value"))
     frame = pd.DataFrame([wide[k] for k in sorted(wide)],
                          columns=[*base_columns, *(name for name, _ in columns)])
+    # One astype for all typed columns: a call per column was most of the time of a
+    # one-row matrix (the warehouse asset builds one per underwriting).
+    frame = frame.astype({name: PANDAS_DTYPES.get(factor_type, "object")
+                          for name, factor_type in columns if factor_type != "date"})
     for name, factor_type in columns:
         if factor_type == "date":
             frame[name] = pd.to_datetime(frame[name], errors="coerce")
-        elif factor_type in PANDAS_DTYPES:
-            frame[name] = frame[name].astype(PANDAS_DTYPES[factor_type])
-        else:
-            frame[name] = frame[name].astype("object")
     return frame
