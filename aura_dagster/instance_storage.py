@@ -16,7 +16,8 @@ storages share one pooled engine per database URL per process:
   daemon, the code server and the run workers apart;
 - schema-feature checks that Dagster repeats by reflection (on every run event) are
   remembered once positive, and an event is one INSERT, without dagster-postgres's legacy
-  `NOTIFY` that nothing listens to.
+  `NOTIFY` that nothing listens to;
+- runs racing to create an op pool's limit no longer fail (a Dagster bug on PostgreSQL).
 With these, the production burst went from 124 connections and 0.94 CPU-s of the server per
 underwriting to about 1 connection and 0.25 CPU-s.
 A forked child (Celery's prefork pool) never uses its parent's connections: the engines are
@@ -149,6 +150,19 @@ class PooledEventLogStorage(_SharedEngine, PostgresEventLogStorage):
     _has_asset_key_col_on_connection = _remember_present(
         PostgresEventLogStorage._has_asset_key_col_on_connection)  # noqa: SLF001
     has_secondary_index = _remember_present(PostgresEventLogStorage.has_secondary_index)
+
+    def initialize_concurrency_limit_to_default(self, concurrency_key: str) -> bool:
+        """Dagster's, made safe for runs racing to create a pool's limit. Its INSERT, when
+        another run inserted first, aborts the PostgreSQL transaction, so its fallback
+        UPDATE fails too and the run fails (seen: 4 of 12 runs of a first burst on a fresh
+        instance, all re-run by run_retries). The loser's work is the winner's: the pool
+        exists with the default limit and its slots."""
+        try:
+            return super().initialize_concurrency_limit_to_default(concurrency_key)
+        except (sa.exc.IntegrityError, sa.exc.InternalError):
+            if concurrency_key in {pool.name for pool in self.get_pool_limits()}:
+                return True
+            raise
 
     def store_event(self, event: EventLogEntry) -> None:
         """PostgresEventLogStorage.store_event (dagster-postgres 0.29) without its `NOTIFY`:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -153,3 +154,32 @@ def test_the_queue_dequeues_every_half_second_with_the_lender_limits(
             {"key": "aura/organization_id", "value": {"applyLimitPerUniqueValue": True},
              "limit": 3}]
         assert instance.python_log_level == "INFO"
+
+
+def test_runs_racing_to_create_a_pool_limit_all_succeed(
+        production_home: tuple[Path, str]) -> None:
+    """A fresh instance's first burst: every run's first vendor step initializes the pool's
+    limit at once. On PostgreSQL the losers' transactions aborted and their runs failed."""
+    pools = [f"vendor_{i}" for i in range(4)]
+    with DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        start = threading.Barrier(8)
+        errors: list[BaseException] = []
+
+        def first_claim(pool: str) -> None:
+            start.wait()
+            try:
+                assert storage.initialize_concurrency_limit_to_default(pool)
+            except BaseException as exc:  # noqa: BLE001 - collected, asserted below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=first_claim, args=(pool,))
+                   for pool in pools for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        limits = {pool.name: pool.limit for pool in storage.get_pool_limits()}
+        assert all(limits[pool] == 4 for pool in pools), limits
+        assert all(storage.get_concurrency_info(pool).slot_count == 4 for pool in pools)
