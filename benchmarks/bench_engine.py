@@ -267,6 +267,14 @@ class InstanceReader:
                 return
             time.sleep(0.5)
 
+    def failed_runs(self, underwriting_ids: Sequence[str]) -> int:
+        """Runs of these underwritings that ended FAILURE (run_retries re-ran them)."""
+        from dagster import DagsterRunStatus, RunsFilter
+
+        return sum(self.instance.get_runs_count(RunsFilter(
+            job_name=JOB_NAME, tags={UNDERWRITING_ID_TAG: uid},
+            statuses=[DagsterRunStatus.FAILURE])) for uid in underwriting_ids)
+
     def duplicate_runs(self, underwriting_ids: Sequence[str]) -> int:
         """Runs beyond one per underwriting, not counting run_retries' re-executions."""
         from dagster import RunsFilter
@@ -402,6 +410,7 @@ class BurstResult:
     cpu_seconds: float  # the profile's Dagster processes, over the burst
     cpu_by_role: dict[str, float]  # the same, per process role, plus PostgreSQL's server
     database_activity: dict[str, dict[str, int]]  # database -> pg_stat_database deltas
+    failed_runs: int = 0  # runs that ended FAILURE (and were retried by run_retries)
 
 
 def bench_engine_burst(local: LocalStack, workload: Workload, reader: InstanceReader, n: int,
@@ -440,7 +449,8 @@ def bench_engine_burst(local: LocalStack, workload: Workload, reader: InstanceRe
     activity = {db: {k: v - activity_before.get(db, {}).get(k, 0) for k, v in row.items()}
                 for db, row in database_activity(databases).items()}
     return BurstResult(elapsed, len(done), _late_duplicates(local, set(wanted)),
-                       reader.duplicate_runs(wanted), wanted, cpu, roles, activity)
+                       reader.duplicate_runs(wanted), wanted, cpu, roles, activity,
+                       reader.failed_runs(wanted))
 
 
 def _late_duplicates(local: LocalStack, wanted: set[str]) -> int:
@@ -874,6 +884,8 @@ def _report(args: argparse.Namespace, plain: PlainResult, results: list[ProfileR
         row(f"burst of {n}: lost / duplicated (events, runs)",
             [f"{n - r.burst.received} / {r.burst.duplicate_events}, {r.burst.duplicate_runs}"
              if r.burst else "" for r in results], "", "0 / 0")
+        row(f"burst of {n}: runs failed (re-run by run_retries)",
+            [str(r.burst.failed_runs) if r.burst else "" for r in results], "")
         row(f"burst of {n}: throughput",
             [f"{r.burst.received / r.burst.elapsed:.2f} uw/s" if r.burst else ""
              for r in results], f"{n / plain.burst:.2f} uw/s")
