@@ -144,6 +144,9 @@ class PooledRunStorage(_SharedEngine, PostgresRunStorage):
     has_built_index = _remember_present(PostgresRunStorage.has_built_index)
 
 
+_INSERT_EVENT = SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id)
+
+
 class PooledEventLogStorage(_SharedEngine, PostgresEventLogStorage):
     has_table = _remember_present(PostgresEventLogStorage.has_table)
     has_asset_key_col = _remember_present(PostgresEventLogStorage.has_asset_key_col)
@@ -168,10 +171,10 @@ class PooledEventLogStorage(_SharedEngine, PostgresEventLogStorage):
         """PostgresEventLogStorage.store_event (dagster-postgres 0.29) without its `NOTIFY`:
         "LISTEN/NOTIFY no longer used for pg event watch - preserved here to support version
         skew" -- a second statement per event that nothing here listens to."""
-        statement = self.prepare_insert_event(event)
         with self._connect() as conn:
-            event_id = int(conn.execute(
-                statement.returning(SqlEventLogStorageTable.c.id)).scalar_one())
+            # One constant statement with the row as parameters: compiled and cache-keyed
+            # once per process, where `prepare_insert_event` builds a new one per event.
+            event_id = int(conn.execute(_INSERT_EVENT, self._event_to_row(event)).scalar_one())
         if (event.is_dagster_event and event.dagster_event_type in ASSET_EVENTS
                 and event.dagster_event.asset_key):  # type: ignore[union-attr]
             with self.index_transaction() as conn:
