@@ -24,6 +24,7 @@ run kills the child running it (celery_launcher), which `--pool=threads` cannot 
 
 from __future__ import annotations
 
+import gc
 import threading
 from typing import Any
 
@@ -113,3 +114,9 @@ def _preload() -> None:
 
 
 _preload()
+# Everything imported so far lives as long as the worker: move it out of the garbage
+# collector's reach before the pool forks. A child's full collections then walk ~55k
+# objects instead of ~360k, and never write to (and so copy) the pages it shares with the
+# parent. Measured with gc.callbacks over a 12-run burst: 0.06-0.13 s of GC per child,
+# against 0.2 s and more without.
+gc.freeze()
