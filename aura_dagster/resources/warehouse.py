@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from functools import cache
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -96,6 +97,16 @@ def ensure_partition_index(url: str, schema: str | None, table: str) -> bool:
     return True
 
 
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows as plain Python values, as to_sql sends them: NaN, NaT and NA as None,
+    numpy scalars as Python ones, timestamps as datetimes."""
+    rows = frame.astype(object).where(frame.notna(), None)
+    for column in frame.select_dtypes(include=["datetime", "datetimetz"]).columns:
+        rows[column] = [None if value is None else value.to_pydatetime()
+                        for value in rows[column]]
+    return rows.to_dict("records")
+
+
 class SqlWarehouseIOManager(ConfigurableIOManager):
     """Stores pandas DataFrames as SQL tables, partitioned by underwriting id."""
 
@@ -152,9 +163,14 @@ class SqlWarehouseIOManager(ConfigurableIOManager):
                     if not set(frame.columns) <= set(target.c.keys()):
                         add_missing_columns(conn, table, self.schema_name, frame)
                         _forget(self.url, self.schema_name, table)
-                if not frame.empty or target is None:
+                        target = _reflected(conn, self.url, self.schema_name, table)
+                if target is None:  # pandas creates the table, typed from the frame
                     frame.to_sql(table, conn, schema=self.schema_name, if_exists="append",
                                  index=False)
+                elif not frame.empty:
+                    # The known table: one executemany, without to_sql building a table
+                    # model from the frame and checking the catalog on every write.
+                    conn.execute(target.insert(), _records(frame))
         except Exception:
             # The table may have changed under us (created, altered or dropped elsewhere):
             # reflect it afresh on the retry.
