@@ -28,14 +28,15 @@ from dagster._serdes import ConfigurableClassData
 from dagster._utils import ensure_file, touch_file
 
 
-def default_base_dir() -> str:
-    """Where Dagster's default compute log manager writes: DAGSTER_HOME/storage."""
-    return os.path.join(os.environ.get("DAGSTER_HOME", "."), "storage")
-
-
 class FileComputeLogManager(LocalComputeLogManager):
-    """LocalComputeLogManager that writes captured output only to its files. `base_dir`
-    defaults to DAGSTER_HOME/storage, as Dagster's default manager does."""
+    """LocalComputeLogManager that writes captured output only to its files. Without
+    `base_dir` it writes under the instance's `storage/` folder, as Dagster's default
+    manager does (the folder is known once the instance registers itself)."""
+
+    def register_instance(self, instance: Any) -> None:
+        super().register_instance(instance)
+        if not self._base_dir:
+            self._base_dir = os.path.join(instance.root_directory, "storage")
 
     @contextmanager
     def capture_logs(self, log_key: Sequence[str]) -> Generator[CapturedLogContext, None, None]:
@@ -56,6 +57,5 @@ class FileComputeLogManager(LocalComputeLogManager):
     @classmethod
     def from_config_value(cls, inst_data: ConfigurableClassData | None,
                           config_value: Mapping[str, Any]) -> FileComputeLogManager:
-        config = dict(config_value)
-        config.setdefault("base_dir", default_base_dir())
+        config = {"base_dir": "", **config_value}
         return cls(inst_data=inst_data, **config)
