@@ -17,7 +17,11 @@ from dagster import DagsterInstance, RunsFilter, job, op
 
 from aura_dagster.commands.production_stack import DAGSTER_PG_URL_ENV, INSTANCE_YAML
 from aura_dagster.compute_logs import FileComputeLogManager
-from aura_dagster.instance_storage import PooledEventLogStorage, application_name
+from aura_dagster.instance_storage import (
+    PooledEventLogStorage,
+    PooledPostgresStorage,
+    application_name,
+)
 from aura_dagster.run_coordinator import FastQueuedRunCoordinator
 from aura_dagster_tests.conftest import PG_HOST, PG_PORT, PG_USER
 
@@ -183,3 +187,10 @@ def test_runs_racing_to_create_a_pool_limit_all_succeed(
         limits = {pool.name: pool.limit for pool in storage.get_pool_limits()}
         assert all(limits[pool] == 4 for pool in pools), limits
         assert all(storage.get_concurrency_info(pool).slot_count == 4 for pool in pools)
+
+
+def test_token_auth_is_refused_with_a_clear_error() -> None:
+    """dagster-postgres's cloud token auth is not pooled here: say so at instance load."""
+    with pytest.raises(ValueError, match="password auth only"):
+        PooledPostgresStorage.from_config_value(None, {
+            "postgres_url": "postgresql+psycopg2://u@h/db", "auth_provider": {"gcp_wif": {}}})
