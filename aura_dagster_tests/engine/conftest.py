@@ -94,6 +94,12 @@ class Engine:
         register_underwriting(self.stores, spec, self.documents_root)
         return spec
 
+    def tax_return_case(self) -> UnderwritingSpec:
+        """A new lender buying only the tax return processor, and one case with a tax return:
+        the smallest whole run."""
+        return self.underwriting(self.tenant({"p_tax_return": None}), "Sunrise Bakery LLC",
+                                 "CA", [(self.samples["tax_return.pdf"], "tax_return")])
+
     def publish(self, spec: UnderwritingSpec, **kwargs: Any) -> str:
         return self.pubsub.publish(self.pubsub.underwriting_created_topic,
                                    underwriting_created_event(spec, **kwargs),

@@ -110,9 +110,7 @@ def test_event_runs_every_processor_and_publishes_completion(engine: Engine) -> 
 
 
 def test_duplicate_and_redelivered_events_start_one_run(engine: Engine) -> None:
-    org = engine.tenant({"p_tax_return": None})
-    spec = engine.underwriting(org, "Sunrise Bakery LLC", "CA",
-                               [(engine.samples["tax_return.pdf"], "tax_return")])
+    spec = engine.tax_return_case()
     engine.publish(spec)
     engine.publish(spec)  # the platform retried its publish
     first = engine.wait_for_requests(1)

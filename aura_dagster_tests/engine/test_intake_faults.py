@@ -68,10 +68,6 @@ def _completions_for(engine: Engine, underwriting_ids: set[str],
     return events
 
 
-def _tax_case(engine: Engine):
-    org = engine.tenant({"p_tax_return": None})
-    return engine.underwriting(org, "Sunrise Bakery LLC", "CA",
-                               [(engine.samples["tax_return.pdf"], "tax_return")])
 
 
 def _assert_nothing_left(engine: Engine) -> None:
@@ -80,7 +76,7 @@ def _assert_nothing_left(engine: Engine) -> None:
 
 def test_poison_payloads_are_dead_lettered_and_the_event_behind_them_runs(
         engine: Engine) -> None:
-    spec = _tax_case(engine)
+    spec = engine.tax_return_case()
     big_int = b'{"event": "underwriting.created", "data": {"underwriting_id": "uw_x", ' \
               b'"documents": [], "n": ' + b"7" * 5000 + b"}}"
     deep = b"[" * 100_000 + b"]" * 100_000
@@ -103,7 +99,7 @@ def test_poison_payloads_are_dead_lettered_and_the_event_behind_them_runs(
 
 def test_a_backlog_over_four_megabytes_is_drained_and_the_event_behind_it_runs(
         engine: Engine) -> None:
-    spec = _tax_case(engine)
+    spec = engine.tax_return_case()
     payload = b'{"event": "underwriting.created", "data": "' + b"x" * (1024 * 1024) + b'"}'
     bad = [_publish_raw(engine, payload) for _ in range(5)]
     engine.publish(spec)
@@ -123,9 +119,9 @@ def test_a_backlog_over_four_megabytes_is_drained_and_the_event_behind_it_runs(
 
 
 def test_events_for_unknown_cases_are_answered_failed_without_a_run(engine: Engine) -> None:
-    good = _tax_case(engine)
+    good = engine.tax_return_case()
     org = good.organization_id
-    known = _tax_case(engine)  # exists, but the event names a document it does not have
+    known = engine.tax_return_case()  # exists, but the event names a document it does not have
     nobody, ghost = engine.new_id("org"), engine.new_id()
     events = {
         "organization": {"underwriting_id": engine.new_id(), "organization_id": nobody,
@@ -193,7 +189,7 @@ def test_a_run_for_an_unknown_case_publishes_failed_and_stops(engine: Engine) ->
         "UNKNOWN_UNDERWRITING"
 
     # A known underwriting run with a document it does not have: failed, with the reason.
-    spec = _tax_case(engine)
+    spec = engine.tax_return_case()
     engine.instance.add_dynamic_partitions("underwriting", [spec.underwriting_id])
     outcome = engine.execute({"dagster/partition": spec.underwriting_id,
                               "aura/document_ids": json.dumps(["doc_gone"])})

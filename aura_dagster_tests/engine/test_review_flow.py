@@ -117,9 +117,7 @@ def test_parked_case_shows_a_warning_check_and_a_reject_publishes_rejected(
 
 
 def test_approval_refuses_a_case_that_is_still_processing(engine: Engine) -> None:
-    org = engine.tenant({"p_tax_return": None})
-    spec = engine.underwriting(org, "Sunrise Bakery LLC", "CA",
-                               [(engine.samples["tax_return.pdf"], "tax_return")])
+    spec = engine.tax_return_case()
     assert engine.materialize(spec.underwriting_id).success
     engine.stores.underwritings.set_status(spec.underwriting_id, "processing")  # a run in flight
 
@@ -275,9 +273,7 @@ def test_materializing_one_asset_from_the_ui_still_finishes_the_case(engine: Eng
     gets the aura/* tags, and finish_partial_runs decides and publishes right after."""
     from aura_dagster.sensors.run_status import finish_partial_runs
 
-    org = engine.tenant({"p_tax_return": None})
-    spec = engine.underwriting(org, "Sunrise Bakery LLC", "CA",
-                               [(engine.samples["tax_return.pdf"], "tax_return")])
+    spec = engine.tax_return_case()
     engine.instance.add_dynamic_partitions("underwriting", [spec.underwriting_id])
 
     ui_job = ReconstructableRepository.for_module(
@@ -291,7 +287,7 @@ def test_materializing_one_asset_from_the_ui_still_finishes_the_case(engine: Eng
     assert partial.success
     tags = engine.instance.get_run_by_id(partial.run_id).tags
     assert (tags["aura/organization_id"], tags["aura/underwriting_id"]) == (
-        org, spec.underwriting_id)
+        spec.organization_id, spec.underwriting_id)
     assert engine.stores.underwritings.get_underwriting(spec.underwriting_id)["status"] == \
         "processing"
 

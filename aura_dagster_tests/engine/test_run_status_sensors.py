@@ -75,9 +75,7 @@ def _audit_rows(engine: Engine, run_id: str) -> tuple[Counter, list[dict]]:
 
 def test_successful_run_writes_one_audit_row_per_step_event_and_emails_completion(
         engine: Engine, engine_smtp: SmtpServer) -> None:
-    org = engine.tenant({"p_tax_return": None})
-    spec = engine.underwriting(org, "Sunrise Bakery LLC", "CA",
-                               [(engine.samples["tax_return.pdf"], "tax_return")])
+    spec = engine.tax_return_case()
     outcome = engine.materialize(spec.underwriting_id)  # no organization tag: looked up
     assert outcome.success
 
@@ -101,7 +99,7 @@ def test_successful_run_writes_one_audit_row_per_step_event_and_emails_completio
     assert len(engine.stores.audit.list_for_run(outcome.run_id)) == sum(expected.values()) + 2
     rows = engine.stores.audit.list_for_run(outcome.run_id)
     assert {(r["organization_id"], r["underwriting_id"]) for r in rows} == {
-        (org, spec.underwriting_id)}
+        (spec.organization_id, spec.underwriting_id)}
 
     # The run itself sent the completion notice (processing_completed) to AURA_NOTIFY_TO.
     mail = engine_smtp.wait_for(f"Processing completed: {spec.underwriting_id}")
