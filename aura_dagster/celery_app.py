@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import gc
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from celery.signals import worker_process_init, worker_process_shutdown
@@ -74,20 +75,23 @@ def _discard(_event: Any) -> None:
     pass
 
 
+def _run_in_child(body: Callable[..., int], args: ExecuteRunArgs | ResumeRunArgs) -> int:
+    """Dagster's own run body (what `dagster api execute_run` / `resume_run` runs), on this
+    child's instance."""
+    return body(instance=child_instance(), run_id=args.run_id, write_stream_fn=_discard,
+                set_exit_code_on_failure=args.set_exit_code_on_failure is not False)
+
+
 @app.task(bind=True, name=TASK_EXECUTE_JOB_NAME, track_started=True)
 def execute_job(_self: Any, execute_job_args_packed: Any) -> int:
-    args = unpack_value(val=execute_job_args_packed, as_type=ExecuteRunArgs)
-    return _execute_run_command_body(
-        instance=child_instance(), run_id=args.run_id, write_stream_fn=_discard,
-        set_exit_code_on_failure=args.set_exit_code_on_failure is not False)
+    return _run_in_child(_execute_run_command_body,
+                         unpack_value(val=execute_job_args_packed, as_type=ExecuteRunArgs))
 
 
 @app.task(bind=True, name=TASK_RESUME_JOB_NAME, track_started=True)
 def resume_job(_self: Any, execute_job_args_packed: Any) -> int:
-    args = unpack_value(val=execute_job_args_packed, as_type=ResumeRunArgs)
-    return _resume_run_command_body(
-        instance=child_instance(), run_id=args.run_id, write_stream_fn=_discard,
-        set_exit_code_on_failure=args.set_exit_code_on_failure is not False)
+    return _run_in_child(_resume_run_command_body,
+                         unpack_value(val=execute_job_args_packed, as_type=ResumeRunArgs))
 
 
 def _preload() -> None:
@@ -101,7 +105,6 @@ def _preload() -> None:
     import dagster_postgres  # noqa: F401
     import httpcore  # noqa: F401
     import psycopg2  # noqa: F401
-    import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401
     from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
     import aura_dagster.definitions  # noqa: F401

@@ -488,10 +488,12 @@ def _proc_table() -> dict[int, tuple[int, float, str]]:
     return table
 
 
-def tree_cpu_seconds(roots: Sequence[int], exclude: Sequence[str] = ()) -> float:
+def tree_cpu_seconds(roots: Sequence[int], exclude: Sequence[str] = (),
+                     table: dict[int, tuple[int, float, str]] | None = None) -> float:
     """CPU-s of `roots` and all their descendants, reaped children included (cutime), but
-    not the subtrees whose command line contains one of `exclude`."""
-    table = _proc_table()
+    not the subtrees whose command line contains one of `exclude` (`table`: a /proc snapshot
+    to read, default a fresh one)."""
+    table = _proc_table() if table is None else table
     children: dict[int, list[int]] = {}
     for pid, (ppid, _, _) in table.items():
         children.setdefault(ppid, []).append(pid)
@@ -512,16 +514,19 @@ def tree_cpu_seconds(roots: Sequence[int], exclude: Sequence[str] = ()) -> float
 POSTGRES_ROLE = "postgresql server (all databases)"
 
 
-def postgres_pids() -> list[int]:
+def _program_pids(table: dict[int, tuple[int, float, str]], word: str,
+                  also: str = "") -> set[int]:
+    """Processes whose program (first word of the command line) contains `word` and whose
+    command line contains `also`."""
+    return {pid for pid, (_, _, cmdline) in table.items()
+            if word in cmdline.split(" ")[0] and also in cmdline}
+
+
+def postgres_pids(table: dict[int, tuple[int, float, str]]) -> list[int]:
     """The PostgreSQL postmaster(s) on this machine: their backends serve the instance and
     the store (shared with anything else using the server: run on a quiet machine)."""
-    return [pid for pid, (ppid, _, cmdline) in _proc_table().items()
-            if "postgres" in cmdline.split(" ")[0] and ppid not in _postgres_like()]
-
-
-def _postgres_like() -> set[int]:
-    return {pid for pid, (_, _, cmdline) in _proc_table().items()
-            if "postgres" in cmdline.split(" ")[0]}
+    postgres = _program_pids(table, "postgres")
+    return [pid for pid in postgres if table[pid][0] not in postgres]
 
 
 ACTIVITY_COLUMNS = ("sessions", "xact_commit", "tup_returned", "tup_inserted", "tup_updated",
@@ -550,11 +555,11 @@ EMULATOR_ROLE = "pubsub emulator (java)"
 def role_cpu_seconds(roots: dict[str, list[int]]) -> dict[str, float]:
     """CPU-s per role (each role's process trees), plus the PostgreSQL server's and the
     Pub/Sub emulator's (outside world, not counted as orchestration)."""
-    out = {role: tree_cpu_seconds(pids) for role, pids in roots.items()}
-    out[POSTGRES_ROLE] = tree_cpu_seconds(postgres_pids())
+    table = _proc_table()  # one snapshot of /proc for every role
+    out = {role: tree_cpu_seconds(pids, table=table) for role, pids in roots.items()}
+    out[POSTGRES_ROLE] = tree_cpu_seconds(postgres_pids(table), table=table)
     out[EMULATOR_ROLE] = tree_cpu_seconds(
-        [pid for pid, (_, _, cmdline) in _proc_table().items()
-         if "java" in cmdline.split(" ")[0] and "pubsub-emulator" in cmdline])
+        list(_program_pids(table, "java", "pubsub-emulator")), table=table)
     return out
 
 

@@ -36,6 +36,7 @@ def _engine(url: str) -> sa.Engine:
 # used to reflect its table (has_table, autoload, get_columns: ~10 catalog queries); it only
 # changes when a write adds a column, which forgets the entry, as does any failed statement.
 _tables: dict[tuple[str, str | None, str], sa.Table] = {}
+_indexed: set[tuple[str, str | None, str]] = set()  # tables whose partition index exists
 _tables_lock = threading.Lock()
 
 
@@ -64,8 +65,6 @@ def _forget(url: str, schema: str | None, table: str) -> None:
         _tables.pop((url, schema, table), None)
         _indexed.discard((url, schema, table))
 
-
-_indexed: set[tuple[str, str | None, str]] = set()
 
 
 def ensure_partition_index(url: str, schema: str | None, table: str) -> bool:
