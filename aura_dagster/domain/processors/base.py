@@ -291,14 +291,21 @@ class BaseProcessor(ABC):
                           error_message=f"no readable document: {listed}",
                           error_class=ErrorClass.PERMANENT,
                           output={"unreadable_documents": _unreadable(unreadable)})
-        try:
-            outcome = _call_with_deadline(lambda: self.process(ctx, relevant), ctx.remaining())
-        except TimeoutError:
+        def timed_out() -> ProcessorResult:
             limit = config.get("timeout_seconds")
             return result(ExecutionStatus.TIMEOUT, decision_reason=decision.reason,
                           error_code="TIMEOUT", error_class=ErrorClass.TEMPORARY,
                           error_message=f"{self.PROCESSOR_ID} exceeded its {limit}s limit")
+
+        try:
+            outcome = _call_with_deadline(lambda: self.process(ctx, relevant), ctx.remaining())
+        except TimeoutError:
+            return timed_out()
         except ProcessorError as exc:
+            if exc.code == VENDOR_TIMEOUT and ctx.remaining() < DEADLINE_SLACK_SECONDS:
+                # The vendor call was bounded by the deadline and ran it out: the same
+                # timeout, whichever clock (the call's or the deadline's) noticed first.
+                return timed_out()
             return result(ExecutionStatus.FAILED, decision_reason=decision.reason,
                           error_code=exc.code, error_message=exc.message,
                           error_class=exc.error_class)
@@ -331,6 +338,11 @@ class BaseProcessor(ABC):
 def _unreadable(documents: Sequence[Document]) -> list[dict[str, Any]]:
     return [{"document_id": d.document_id, "name": d.name, "error": d.extraction_error}
             for d in documents]
+
+
+VENDOR_TIMEOUT = "VENDOR_TIMEOUT"
+# A vendor call that ends with less than this left before the deadline used all of it.
+DEADLINE_SLACK_SECONDS = 0.05
 
 
 def _call_with_deadline(fn: Any, seconds: float) -> Any:

@@ -30,6 +30,8 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from aura_dagster.domain.processors.base import (
+    DEADLINE_SLACK_SECONDS,
+    VENDOR_TIMEOUT,
     CriticalProcessorError,
     ExecutionContext,
     PermanentProcessorError,
@@ -40,7 +42,7 @@ API_KEY_HEADER = "X-API-Key"
 # Where `python -m aura_dagster.sandbox` listens by default; production sets *_BASE_URL.
 SANDBOX_DEFAULT_BASE_URL = "http://127.0.0.1:8787"
 # Below this, a call cannot complete anyway: fail fast as a timeout instead of sending it.
-MIN_CALL_SECONDS = 0.05
+MIN_CALL_SECONDS = DEADLINE_SLACK_SECONDS
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -129,7 +131,7 @@ class VendorClient:
         timeout = self.call_timeout(ctx, request_timeout)
         if timeout < MIN_CALL_SECONDS:
             raise TemporaryProcessorError(
-                "VENDOR_TIMEOUT", f"{self.vendor}: no time left before the processor deadline")
+                VENDOR_TIMEOUT, f"{self.vendor}: no time left before the processor deadline")
         headers = {"Accept": "application/json"}
         if self.settings.api_key:
             headers[API_KEY_HEADER] = self.settings.api_key
@@ -142,7 +144,7 @@ class VendorClient:
         except httpx.TimeoutException as exc:
             self._trace(ctx, path, "timeout", started)
             raise TemporaryProcessorError(
-                "VENDOR_TIMEOUT", f"{self.vendor}: no answer within {timeout:.2f}s") from exc
+                VENDOR_TIMEOUT, f"{self.vendor}: no answer within {timeout:.2f}s") from exc
         except httpx.TransportError as exc:
             self._trace(ctx, path, "unreachable", started)
             raise TemporaryProcessorError(
