@@ -9,15 +9,18 @@ PostgreSQL server per underwriting, most of it backend start-up, not queries.
 `PooledPostgresStorage` is `DagsterPostgresStorage` whose run, event-log and schedule
 storages share one pooled engine per database URL per process:
 - every instance a process builds (the code server builds one per request) reuses it;
-- `pool_pre_ping` replaces a connection the server dropped (a restart, a terminated backend)
-  before a statement uses it;
+- a connection the server dropped (a restart, a terminated backend) is replaced before a
+  statement uses it, with a ping only when its socket says it may be dead
+  (aura_dagster.storage.liveness: `pool_pre_ping` made one round trip per event);
 - the schema check that a new storage makes (`get_table_names`) runs once per process;
 - connections name the process (`application_name`), so `pg_stat_activity` tells the
   daemon, the code server and the run workers apart;
 - schema-feature checks that Dagster repeats by reflection (on every run event) are
   remembered once positive, and an event is one INSERT, without dagster-postgres's legacy
   `NOTIFY` that nothing listens to;
-- runs racing to create an op pool's limit no longer fail (a Dagster bug on PostgreSQL).
+- runs racing to create an op pool's limit no longer fail (a Dagster bug on PostgreSQL);
+- a dynamic partition seen to exist is not looked up again for a minute (Dagster checks it
+  for every input and output of every step).
 A forked child (Celery's prefork pool) never uses its parent's connections: the engines are
 forgotten in the child and the parent's sockets are left alone. With all this, a burst of
 200 on the production profile went from 124 connections and 0.94 CPU-s of the server per
@@ -40,6 +43,7 @@ import functools
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -56,6 +60,8 @@ from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.run_storage import PostgresRunStorage
 from dagster_postgres.schedule_storage import PostgresScheduleStorage
 from dagster_postgres.utils import pg_url_from_config
+
+from aura_dagster.storage.liveness import ping_when_suspect
 
 DEFAULT_POOL_SIZE = 2
 DEFAULT_MAX_OVERFLOW = 8
@@ -93,9 +99,9 @@ def shared_engine(url: str, pool_size: int, max_overflow: int) -> sa.Engine:
         if engine is None:
             engine = sa.create_engine(
                 url, isolation_level="AUTOCOMMIT", pool_size=pool_size,
-                max_overflow=max_overflow, pool_pre_ping=True,
-                pool_recycle=POOL_RECYCLE_SECONDS,
+                max_overflow=max_overflow, pool_recycle=POOL_RECYCLE_SECONDS,
                 connect_args={"application_name": application_name()})
+            ping_when_suspect(engine)
             _engines[key] = engine
         return engine
 
@@ -145,6 +151,11 @@ class PooledRunStorage(_SharedEngine, PostgresRunStorage):
     has_built_index = _remember_present(PostgresRunStorage.has_built_index)
 
 
+# (database, partitions definition, key) -> when it was last seen to exist (monotonic).
+_partitions_seen: dict[tuple[str, str, str], float] = {}
+PARTITION_SEEN_SECONDS = 60.0
+PARTITIONS_SEEN_MAX = 10_000
+
 _INSERT_EVENT = SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id)
 
 
@@ -167,6 +178,29 @@ class PooledEventLogStorage(_SharedEngine, PostgresEventLogStorage):
             if concurrency_key in {pool.name for pool in self.get_pool_limits()}:
                 return True
             raise
+
+    def has_dynamic_partition(self, partitions_def_name: str, partition_key: str) -> bool:
+        """Dagster asks this for every input and output of every step of a partitioned run
+        (22 queries per underwriting). A partition, once there, stays: positive answers are
+        remembered for PARTITION_SEEN_SECONDS (about a run), and forgotten when this process
+        deletes the partition."""
+        key = (self.postgres_url, partitions_def_name, partition_key)
+        now = time.monotonic()
+        seen = _partitions_seen.get(key)
+        if seen is not None and now - seen < PARTITION_SEEN_SECONDS:
+            return True
+        found = super().has_dynamic_partition(partitions_def_name, partition_key)
+        if found:
+            if len(_partitions_seen) >= PARTITIONS_SEEN_MAX:
+                _partitions_seen.clear()
+            _partitions_seen[key] = now
+        else:
+            _partitions_seen.pop(key, None)
+        return found
+
+    def delete_dynamic_partition(self, partitions_def_name: str, partition_key: str) -> None:
+        _partitions_seen.pop((self.postgres_url, partitions_def_name, partition_key), None)
+        super().delete_dynamic_partition(partitions_def_name, partition_key)
 
     def store_event(self, event: EventLogEntry) -> None:
         """PostgresEventLogStorage.store_event (dagster-postgres 0.29) without its `NOTIFY`:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import sqlalchemy as sa
 from dagster import DagsterInstance, RunsFilter, job, op
 
 from aura_dagster.commands.production_stack import DAGSTER_PG_URL_ENV, INSTANCE_YAML
@@ -111,6 +112,31 @@ def test_terminated_backends_are_replaced_before_the_next_write(
         result = say_something_job.execute_in_process(instance=instance)
         assert result.success
         assert instance.get_run_by_id(result.run_id).is_success
+
+
+def test_partitions_are_remembered_once_seen_and_forgotten_when_deleted(
+        production_home: tuple[Path, str]) -> None:
+    """Dagster checks the run's partition for every input and output of every step; the
+    pooled storage looks it up once. A partition this process deletes is gone at once."""
+    with DagsterInstance.get() as instance:
+        assert not instance.has_dynamic_partition("underwriting", "uw_1")
+        instance.add_dynamic_partitions("underwriting", ["uw_1"])
+        assert instance.has_dynamic_partition("underwriting", "uw_1")  # a miss is not kept
+        statements: list[str] = []
+        engine = instance.event_log_storage._engine  # type: ignore[attr-defined]  # noqa: SLF001
+
+        def listener(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+            statements.append(statement)
+
+        sa.event.listen(engine, "before_cursor_execute", listener)
+        try:
+            for _ in range(20):
+                assert instance.has_dynamic_partition("underwriting", "uw_1")
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", listener)
+        assert [s for s in statements if "dynamic_partitions" in s] == []
+        instance.delete_dynamic_partition("underwriting", "uw_1")
+        assert not instance.has_dynamic_partition("underwriting", "uw_1")
 
 
 def test_a_forked_child_opens_its_own_connections(production_home: tuple[Path, str]) -> None:

@@ -18,6 +18,7 @@ from dagster import ConfigurableIOManager, InputContext, OutputContext
 
 from aura_dagster.resources.warehouse_catalog import add_missing_columns, row_count_metadata
 from aura_dagster.storage import RetryPolicy, with_retry
+from aura_dagster.storage.liveness import ping_when_suspect
 
 PARTITION_COLUMN = "underwriting_id"
 # A database restart or a dropped connection: retry the whole load or partition write (each
@@ -27,8 +28,13 @@ TRANSIENT_RETRY = RetryPolicy(attempts=8, base_delay=0.1, max_delay=3.0)
 
 @cache
 def _engine(url: str) -> sa.Engine:
+    backend = sa.make_url(url).get_backend_name()
+    if backend == "postgresql":
+        engine = sa.create_engine(url)
+        ping_when_suspect(engine)  # a round trip only for a connection that may be dead
+        return engine
     # Concurrent runs write the same SQLite file: wait for the lock instead of failing.
-    connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
+    connect_args = {"timeout": 30} if backend == "sqlite" else {}
     return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
@@ -98,12 +104,15 @@ def ensure_partition_index(url: str, schema: str | None, table: str) -> bool:
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """The rows as plain Python values, as to_sql sends them: NaN, NaT and NA as None,
-    numpy scalars as Python ones, timestamps as datetimes."""
-    rows = frame.astype(object).where(frame.notna(), None)
-    for column in frame.select_dtypes(include=["datetime", "datetimetz"]).columns:
-        rows[column] = [None if value is None else value.to_pydatetime()
-                        for value in rows[column]]
-    return rows.to_dict("records")
+    numpy scalars as Python ones, timestamps as datetimes. One conversion of the whole
+    frame: per-column pandas calls cost ~40 ms on the ~100-column factor matrix."""
+    names = [str(c) for c in frame.columns]
+    missing = frame.isna().to_numpy().tolist()
+    values = frame.to_numpy(dtype=object).tolist()
+    return [{name: None if absent else (
+                value.to_pydatetime() if isinstance(value, pd.Timestamp) else value)
+             for name, value, absent in zip(names, row, row_missing, strict=True)}
+            for row, row_missing in zip(values, missing, strict=True)]
 
 
 class SqlWarehouseIOManager(ConfigurableIOManager):

@@ -26,6 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine
 
+from aura_dagster.storage.liveness import ping_when_suspect
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -121,19 +123,18 @@ class Database:
         self._current: contextvars.ContextVar[Connection | None] = contextvars.ContextVar(
             f"aura_db_connection_{id(self)}", default=None
         )
-        kwargs: dict[str, Any] = {
-            "echo": echo,
-            "pool_pre_ping": True,
-            "json_serializer": json_dumps,
-        }
+        kwargs: dict[str, Any] = {"echo": echo, "json_serializer": json_dumps}
         if self.is_sqlite:
             # Threads share the pool; the busy timeout makes writers wait for the lock.
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            kwargs["pool_pre_ping"] = True
         else:
             kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800)
         self.engine: Engine = sa.create_engine(self.url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        else:
+            ping_when_suspect(self.engine)  # a round trip only for a connection that may be dead
 
     # -- facts -----------------------------------------------------------------------------
     @property

@@ -145,3 +145,37 @@ def test_a_table_changed_by_someone_else_is_reflected_afresh(
     assert [ix["column_names"] for ix in indexes] == [["underwriting_id"]]
     assert frame["processor"].tolist() == ["p_c", "p_d"]
     assert frame["cost"].tolist()[-1] == 3
+
+
+def test_every_column_type_round_trips_with_its_nulls(warehouse: SqlWarehouseIOManager) -> None:
+    """The second write of a table goes through the IO manager's own row conversion (the
+    first creates it with to_sql): floats, nullable integers and booleans, tz-aware and
+    naive timestamps and text keep their values, and every kind of missing is NULL."""
+    columns = {
+        "processor": ["p_a", "p_b"],
+        "confidence": [0.5, float("nan")],
+        "attempt": pd.array([2, None], dtype="Int64"),
+        "reused": pd.array([True, None], dtype="boolean"),
+        "computed_at": pd.to_datetime(["2026-11-30T10:00:00Z", None], utc=True),
+        "period_end": pd.to_datetime(["2024-01-31", None]),
+        "error_code": [None, "VENDOR_TIMEOUT"],
+    }
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("underwriting", ["uw_1", "uw_2"])
+        for partition in ("uw_1", "uw_2"):
+            assert materialize([_executions_asset(columns)], partition_key=partition,
+                               instance=instance,
+                               resources={"warehouse_io_manager": warehouse}).success
+    frame = _rows(warehouse, "processor_executions")
+    first, second = (frame[frame["underwriting_id"] == p].drop(columns="underwriting_id")
+                     .reset_index(drop=True) for p in ("uw_1", "uw_2"))
+    # What the IO manager wrote is what pandas' to_sql wrote, value for value, NULLs included.
+    pd.testing.assert_frame_equal(first, second)
+    assert second["processor"].tolist() == ["p_a", "p_b"]
+    assert second["confidence"].tolist()[0] == 0.5 and pd.isna(second["confidence"][1])
+    assert int(second["attempt"][0]) == 2 and pd.isna(second["attempt"][1])
+    assert bool(second["reused"][0]) is True and pd.isna(second["reused"][1])
+    assert str(second["computed_at"][0]).startswith("2026-11-30 10:00:00")
+    assert str(second["period_end"][0]).startswith("2024-01-31")
+    assert pd.isna(second["computed_at"][1]) and pd.isna(second["period_end"][1])
+    assert second["error_code"].tolist() == [None, "VENDOR_TIMEOUT"]
