@@ -26,6 +26,7 @@ from aura_dagster.assets.jobs import resume_after_review_job
 from aura_dagster.resources.notifier import NotifierResource
 from aura_dagster.resources.store import StoreResource
 from aura_dagster.sensors.run_outcome import will_retry
+from aura_dagster.storage import AuditEntry
 from aura_dagster.tags import (
     ORGANIZATION_ID_TAG,
     REVIEW_DECISION_TAG,
@@ -84,14 +85,10 @@ def _write_audit(context: RunStatusSensorContext, store: StoreResource, run_even
     if organization_id is None:
         context.log.warning(f"run {run.run_id}: no organization, audit skipped")
         return 0
-    written = 0
+    entries: list[AuditEntry] = []
 
     def record(event: str, key: str, **fields: Any) -> None:
-        nonlocal written
-        stores.audit.record(event, organization_id=organization_id,
-                            underwriting_id=underwriting_id, run_id=run.run_id,
-                            key=f"{run.run_id}:{key}", **fields)
-        written += 1
+        entries.append(AuditEntry(event, key=f"{run.run_id}:{key}", **fields))
 
     for entry in context.instance.all_logs(run.run_id, of_type=set(_STEP_EVENTS)):
         event = entry.dagster_event
@@ -119,7 +116,9 @@ def _write_audit(context: RunStatusSensorContext, store: StoreResource, run_even
                        "cost_cents": cost, "message_id": completed.get("message_id")})
     record(run_event, run_event, detail={"job": run.job_name, "status": run.status.value,
                                          "duration_s": duration, "cost_cents": cost})
-    return written
+    # One transaction for the run's entries (keyed: a re-evaluated tick adds nothing).
+    return stores.audit.record_many(entries, organization_id=organization_id,
+                                    underwriting_id=underwriting_id, run_id=run.run_id)
 
 
 @run_status_sensor(run_status=DagsterRunStatus.SUCCESS, name="audit_run_succeeded",

@@ -33,6 +33,7 @@ from aura_dagster.storage.errors import (
 from aura_dagster.storage.repositories import (
     DEFAULT_TTL,
     FINAL_STATUSES,
+    AuditEntry,
     AuditRepository,
     ClaimResult,
     ExecutionRepository,
@@ -73,6 +74,7 @@ class Stores:
 __all__ = [
     "DEFAULT_TTL",
     "FINAL_STATUSES",
+    "AuditEntry",
     "AuditRepository",
     "ClaimResult",
     "Database",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aura_dagster.storage import Stores
+from aura_dagster.storage import AuditEntry, Stores
 
 
 def test_record_and_list(stores: Stores) -> None:
@@ -29,3 +29,26 @@ def test_keyed_entries_are_written_once(stores: Stores) -> None:
     repo.record("step_started", organization_id="org_1", run_id="run_k", step_key="load")
     assert again["id"] == first["id"] and again["created_at"] == first["created_at"]
     assert len(repo.list_for_run("run_k")) == 2  # the unkeyed entry is always appended
+
+
+def test_a_runs_entries_are_written_together_in_order_and_once(stores: Stores) -> None:
+    """record_many: the run-status sensor's entries of one run in one transaction, listed in
+    the order given; the same keyed entries again (a re-evaluated tick) add nothing."""
+    repo = stores.audit
+    steps = [f"step_{i:02d}" for i in range(20)]
+    entries = [AuditEntry("step_started", key=f"run_m:started:{s}", step_key=s,
+                          detail={"n": i}) for i, s in enumerate(steps)]
+    entries.append(AuditEntry("run_succeeded", key="run_m:run_succeeded"))
+    assert repo.record_many(entries, organization_id="org_1", underwriting_id="uw_m",
+                            run_id="run_m") == 21
+    assert repo.record_many(entries[::-1], organization_id="org_1", underwriting_id="uw_m",
+                            run_id="run_m") == 21
+    rows = repo.list_for_underwriting("uw_m", "org_1")
+    assert [r["step_key"] for r in rows] == [*steps, None]
+    assert [r["event"] for r in rows][-1] == "run_succeeded"
+    assert rows[3]["detail"] == {"n": 3} and rows[0]["run_id"] == "run_m"
+    # the same key through record() finds the row record_many wrote
+    again = repo.record("step_started", organization_id="org_1", run_id="run_m",
+                        step_key="step_00", key="run_m:started:step_00")
+    assert again["id"] == rows[0]["id"]
+    assert repo.record_many([], organization_id="org_1") == 0

@@ -1,6 +1,6 @@
 """One repository per concern; all take a `Database` and return plain dicts."""
 
-from aura_dagster.storage.repositories.audit import AuditRepository
+from aura_dagster.storage.repositories.audit import AuditEntry, AuditRepository
 from aura_dagster.storage.repositories.executions import (
     FINAL_STATUSES,
     ExecutionRepository,
@@ -19,6 +19,7 @@ from aura_dagster.storage.repositories.underwritings import UnderwritingReposito
 __all__ = [
     "DEFAULT_TTL",
     "FINAL_STATUSES",
+    "AuditEntry",
     "AuditRepository",
     "ClaimResult",
     "ExecutionRepository",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,6 +25,16 @@ from aura_dagster.storage.schema import audit_log
 A = audit_log
 # Namespace of the ids derived from an entry's key (uuid5): same key, same row.
 _KEYED_IDS = uuid.UUID("6f0d8f0e-2b8c-4a57-9a3e-5d7c3c2f9b10")
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One entry of `AuditRepository.record_many` (the run's ids are given once)."""
+
+    event: str
+    key: str | None = None
+    step_key: str | None = None
+    detail: Mapping[str, Any] | None = None
 
 
 class AuditRepository(Repository):
@@ -45,6 +57,29 @@ class AuditRepository(Repository):
             return row
 
         return self.db.run(work)
+
+    def record_many(self, entries: Sequence[AuditEntry], *, organization_id: str,
+                    underwriting_id: str | None = None, run_id: str | None = None) -> int:
+        """Append the entries of one run in one transaction and one INSERT (a run's ~20
+        entries were ~80 statements one by one). Keyed entries already there are left as
+        they are. Entries keep their order: created_at grows by a microsecond each.
+        Returns how many entries were given."""
+        if not entries:
+            return 0
+        now = utcnow()
+        rows = [{"id": uuid.uuid5(_KEYED_IDS, e.key) if e.key is not None else new_ordered_id(),
+                 "organization_id": organization_id, "underwriting_id": underwriting_id,
+                 "run_id": run_id, "step_key": e.step_key, "event": e.event,
+                 "detail": dict(e.detail) if e.detail is not None else None,
+                 "created_at": now + dt.timedelta(microseconds=i)}
+                for i, e in enumerate(entries)]
+
+        def work(conn: Connection) -> None:
+            conn.execute(insert_for(conn, A).values(rows)
+                         .on_conflict_do_nothing(index_elements=["id"]))
+
+        self.db.run(work)
+        return len(rows)
 
     def list_for_underwriting(self, underwriting_id: str, organization_id: str) -> list[Record]:
         query = (sa.select(A)
