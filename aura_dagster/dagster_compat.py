@@ -1,4 +1,4 @@
-"""Two changes to Dagster internals (dagster 1.13.27, dagster-async-executor 0.0.4), imported
+"""Three changes to Dagster internals (dagster 1.13.27, dagster-async-executor 0.0.4), imported
 by `aura_dagster.definitions`, so they apply in every process that executes runs (embedded
 run workers, Celery pool children).
 
@@ -16,9 +16,16 @@ re-check its claims, as the stock executors do in their loop.
 
 from __future__ import annotations
 
+from collections import namedtuple
+from collections.abc import Mapping
 from typing import Any
 
 import dagster._config.pythonic_config.resource as pythonic_resource
+from dagster._core.definitions.scoped_resources_builder import (
+    IContainsGenerator,
+    Resources,
+    ScopedResourcesBuilder,
+)
 from dagster._core.execution.plan.active import ActiveExecution
 
 PENDING_CLAIM_POLL_SECONDS = 0.25
@@ -61,3 +68,47 @@ def _infer_schema_once_per_class(model_cls: type, description: str | None = None
 
 if pythonic_resource.infer_schema_from_config_class is _infer_schema:
     pythonic_resource.infer_schema_from_config_class = _infer_schema_once_per_class  # type: ignore[assignment]
+
+
+# 3. `ScopedResourcesBuilder.build` defines a new namedtuple class (an `exec` of generated
+# source) every time a step, an output, an input load or a type check asks for its
+# resources: ~40 class definitions per run, ~3 % of a Celery worker's CPU in a burst
+# (py-spy). The class depends only on the resource keys; one is made per key set and the
+# instance carries its own resources.
+_ORIGINAL_RESOURCES = "_aura_original_resource_dict"
+_resource_classes: dict[tuple[tuple[str, ...], bool], type] = {}
+
+
+def _resources_class(keys: tuple[str, ...], contains_generator: bool) -> type:
+    cls = _resource_classes.get((keys, contains_generator))
+    if cls is None:
+        bases = (namedtuple("_ScopedResources", keys), Resources,  # noqa: PYI024
+                 *((IContainsGenerator,) if contains_generator else ()))
+
+        def original_resource_dict(self: Any) -> Mapping[str, object]:
+            return self.__dict__[_ORIGINAL_RESOURCES]
+
+        cls = type("_ScopedResources", bases,
+                   {"original_resource_dict": property(original_resource_dict)})
+        _resource_classes[(keys, contains_generator)] = cls
+    return cls
+
+
+def _build_scoped_resources(self: ScopedResourcesBuilder,
+                            required_resource_keys: Any) -> Resources:
+    from dagster._config.pythonic_config import IAttachDifferentObjectToOpContext
+
+    resource_instance_dict = {key: self.resource_instance_dict[key]
+                              for key in (required_resource_keys or ())
+                              if key in self.resource_instance_dict}
+    attached = {k: (v.get_object_to_set_on_execution_context()
+                    if isinstance(v, IAttachDifferentObjectToOpContext) else v)
+                for k, v in resource_instance_dict.items()}
+    resources = _resources_class(tuple(attached), bool(self.contains_generator))(**attached)
+    resources.__dict__[_ORIGINAL_RESOURCES] = resource_instance_dict
+    return resources
+
+
+if not getattr(ScopedResourcesBuilder.build, "_aura_patched", False):
+    _build_scoped_resources._aura_patched = True  # type: ignore[attr-defined]
+    ScopedResourcesBuilder.build = _build_scoped_resources  # type: ignore[method-assign]
