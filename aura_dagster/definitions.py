@@ -8,7 +8,6 @@ from dagster_async_executor import async_executor
 import aura_dagster.dagster_compat  # noqa: F401  (fixes a run hang on op concurrency pools)
 from aura_dagster.assets.catalog import catalog_assets
 from aura_dagster.assets.documents import documents_materialization, underwriting_documents
-from aura_dagster.assets.factor_matrix import underwriting_factor_matrix
 from aura_dagster.assets.jobs import process_underwriting_job, resume_after_review_job
 from aura_dagster.assets.options import PipelineOptionsResource
 from aura_dagster.assets.processing import build_processing_asset
@@ -26,8 +25,7 @@ def build_definitions(resources: dict | None = None) -> Definitions:
     resources = resources if resources is not None else resources_for()
     return Definitions(
         assets=catalog_assets(
-            [underwriting_documents, underwriting_processing, underwriting_factor_matrix,
-             underwriting_review], resources,
+            [underwriting_documents, underwriting_processing, underwriting_review], resources,
             spec_sources={"underwriting_documents": documents_materialization}),
         # Asset checks are check_specs of the steps that produce what they check.
         jobs=[process_underwriting_job, resume_after_review_job],

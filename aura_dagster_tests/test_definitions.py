@@ -193,7 +193,7 @@ def test_run_status_sensors_are_on_by_default(defs: Definitions) -> None:
 
 def test_few_serial_steps_and_each_processor_its_own_mapped_op(defs: Definitions) -> None:
     """Every step costs event-log commits (issue 11): load+plan is one op, the checks run in
-    the ops that write what they check, review+publish is one op. The processors stay one
+    the ops that write what they check, matrix+review+publish is one op. The processors stay one
     mapped op per API pool (a step per processor)."""
     def ops(job_name: str) -> set[str]:
         return {node.name for node in defs.resolve_job_def(job_name).graph.iterate_node_defs()
@@ -201,8 +201,7 @@ def test_few_serial_steps_and_each_processor_its_own_mapped_op(defs: Definitions
 
     assert ops("process_underwriting") == {
         "load_underwriting", "run_local_processor", "run_opencorporates_processor",
-        "run_clear_processor", "consolidate_underwriting", "underwriting_factor_matrix",
-        "underwriting_review"}
+        "run_clear_processor", "consolidate_underwriting", "underwriting_review"}
     assert ops("resume_after_review") == {"underwriting_review"}
     checked_by = {key.name: assets_def.node_def.name
                   for assets_def in defs.resolve_asset_graph().assets_defs

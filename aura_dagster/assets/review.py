@@ -1,5 +1,6 @@
-"""The review gate and `processing.completed`: one step, two assets and the review_cleared
-check (the checks on the factors run in the consolidation step: assets/checks.py)."""
+"""The factor matrix, the review gate and `processing.completed`: one step, three assets and
+the review_cleared check (the checks on the factors run in the consolidation step:
+assets/checks.py)."""
 
 
 import datetime as dt
@@ -30,6 +31,11 @@ from aura_dagster.assets.checks import (
     review_cleared,
 )
 from aura_dagster.assets.documents import partition_metadata
+from aura_dagster.assets.factor_matrix import (
+    MATRIX_DESCRIPTION,
+    MATRIX_KEY,
+    matrix_materialization,
+)
 from aura_dagster.assets.options import OptionError, PipelineOptionsResource
 from aura_dagster.assets.processing import infrastructure_retry_policy
 from aura_dagster.assets.run_tags import add_run_tags, tag_case
@@ -247,15 +253,21 @@ def publish_completion(context: AssetExecutionContext, store: StoreResource,
 
 
 def _warehouse_out(description: str) -> AssetOut:
+    # Not required: a run may select part of the step (the matrix alone, review + publish).
     return AssetOut(io_manager_key="warehouse_io_manager", description=description,
-                    metadata={"partition_expr": "underwriting_id"})
+                    metadata={"partition_expr": "underwriting_id"}, is_required=False)
 
 
-# One step decides the gate and publishes: the resume job's config path stays
-# ops.underwriting_review.config (the op keeps the old asset's name).
+# One step writes the factor matrix, decides the gate and publishes: every step costs
+# Dagster event-log commits, and the matrix is in the warehouse before processing.completed
+# says the factors are ready. The resume job's config path stays
+# ops.underwriting_review.config (the op keeps the old asset's name). Subsettable: the matrix
+# alone (a backfill after a dictionary change) neither re-decides nor republishes, and
+# resume_after_review selects review and publish without the matrix.
 @multi_asset(
     name="underwriting_review",
     outs={
+        MATRIX_KEY: _warehouse_out(MATRIX_DESCRIPTION),
         "underwriting_review": _warehouse_out(
             "The review gate: auto-approved, awaiting review, or approved / rejected by a "
             "person (the metadata's `status`; the review_cleared check)."),
@@ -265,6 +277,7 @@ def _warehouse_out(description: str) -> AssetOut:
     },
     ins={"underwriting_factors": AssetIn(), "processor_executions": AssetIn()},
     internal_asset_deps={
+        MATRIX_KEY: {AssetKey("underwriting_factors")},
         "underwriting_review": {AssetKey("underwriting_factors"),
                                 AssetKey("processor_executions")},
         "processing_completed": {AssetKey("underwriting_review"),
@@ -274,6 +287,7 @@ def _warehouse_out(description: str) -> AssetOut:
     partitions_def=underwriting_partitions,
     group_name="underwriting",
     retry_policy=infrastructure_retry_policy,
+    can_subset=True,
 )
 def underwriting_review(context: AssetExecutionContext, config: ReviewConfig,
                         store: StoreResource, notifier: NotifierResource,
@@ -281,10 +295,24 @@ def underwriting_review(context: AssetExecutionContext, config: ReviewConfig,
                         underwriting_factors: pd.DataFrame,
                         processor_executions: pd.DataFrame
                         ) -> Iterator[Output | AssetCheckResult]:
+    selected = context.selected_output_names
+    if MATRIX_KEY in selected:
+        underwriting = store.open().underwritings.get_underwriting(context.partition_key)
+        matrix, metadata = matrix_materialization(context.partition_key, underwriting or {},
+                                                  underwriting_factors)
+        yield Output(matrix, MATRIX_KEY, metadata=metadata)
+    if "underwriting_review" not in selected:
+        if "processing_completed" in selected:
+            raise Failure(description="processing_completed is published by the review gate: "
+                                      "select underwriting_review with it",
+                          allow_retries=False)
+        return
     review, metadata = decide_review(context, config, store, notifier, pipeline_options,
                                      underwriting_factors, processor_executions)
     yield Output(review, "underwriting_review", metadata=metadata)
     yield review_cleared(context, review)
+    if "processing_completed" not in selected:
+        return
     completed, metadata = publish_completion(context, store, pubsub, notifier, review,
                                              processor_executions)
     yield Output(completed, "processing_completed", metadata=metadata)

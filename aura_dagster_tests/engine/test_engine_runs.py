@@ -102,7 +102,7 @@ def test_event_runs_every_processor_and_publishes_completion(engine: Engine) -> 
         "underwriting_processing.load_underwriting",
         *(f"underwriting_processing.{step}" for step in processor_steps),
         "underwriting_processing.consolidate_underwriting",
-        "underwriting_factor_matrix", "underwriting_review"])
+        "underwriting_review"])
     assert {c.step_key for c in checks} == {"underwriting_processing.consolidate_underwriting",
                                             "underwriting_review"}
     assert engine.stores.underwritings.get_underwriting(spec.underwriting_id)["status"] == \

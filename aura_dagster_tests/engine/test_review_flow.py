@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from dagster import (
     AssetKey,
     DagsterEventType,
@@ -303,3 +304,55 @@ def test_materializing_one_asset_from_the_ui_still_finishes_the_case(engine: Eng
         "completed"
     again = finish_partial_runs(_sensor_context(engine, finish_partial_runs, finished.run_id))
     assert not isinstance(again, RunRequest)
+
+
+def _materialized_keys(engine: Engine, run_id: str) -> set[str]:
+    return {e.dagster_event.asset_key.to_user_string() for e in engine.instance.all_logs(
+        run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)}
+
+
+def _step_keys(engine: Engine, run_id: str) -> list[str]:
+    return [e.dagster_event.step_key for e in engine.instance.all_logs(
+        run_id, of_type=DagsterEventType.STEP_START)]
+
+
+def test_the_factor_matrix_is_written_by_the_review_step_and_alone_changes_nothing_else(
+        engine: Engine) -> None:
+    """The matrix is an output of the review step (one step fewer per run), written before
+    the gate publishes. Materialized alone (UI, or a backfill after a factor-dictionary
+    change) it neither re-decides the gate nor publishes again; the resume job leaves it."""
+    spec = engine.tax_return_case()
+    full = engine.materialize(spec.underwriting_id)
+    assert full.success
+    assert {"underwriting_factor_matrix", "underwriting_review",
+            "processing_completed"} <= _materialized_keys(engine, full.run_id)
+    assert "underwriting_factor_matrix" not in _step_keys(engine, full.run_id)
+    assert _completion(engine, spec.underwriting_id)["status"] == "completed"
+    case_before = engine.stores.underwritings.get_underwriting(spec.underwriting_id)
+
+    ui_job = ReconstructableRepository.for_module(
+        "aura_dagster_tests.engine.engine_definitions", "defs").get_reconstructable_job(
+        "__ASSET_JOB")
+    matrix_only = execute_job(ui_job, instance=engine.instance, raise_on_error=False,
+                              run_config=QUIET, tags={"dagster/partition": spec.underwriting_id},
+                              asset_selection=[AssetKey("underwriting_factor_matrix")])
+    assert matrix_only.success
+    assert _step_keys(engine, matrix_only.run_id) == ["underwriting_review"]
+    assert _materialized_keys(engine, matrix_only.run_id) == {"underwriting_factor_matrix"}
+    assert _materialized(engine, matrix_only.run_id, "underwriting_factor_matrix")[
+        "factor_columns_filled"] > 0
+    assert engine.stores.underwritings.get_underwriting(spec.underwriting_id) == case_before
+    engine.received.pop(spec.underwriting_id)
+    with pytest.raises(AssertionError, match="no processing.completed"):
+        engine.completion_for(spec.underwriting_id, timeout=3.0)  # nothing published again
+
+    publish_alone = execute_job(ui_job, instance=engine.instance, raise_on_error=False,
+                                run_config=QUIET,
+                                tags={"dagster/partition": spec.underwriting_id},
+                                asset_selection=[AssetKey("processing_completed")])
+    assert not publish_alone.success  # the gate publishes: a clear failure, nothing changed
+    failure = next(e for e in engine.instance.all_logs(
+        publish_alone.run_id, of_type=DagsterEventType.STEP_FAILURE))
+    assert "select underwriting_review with it" in failure.dagster_event.step_failure_data \
+        .user_failure_data.description
+    assert engine.stores.underwritings.get_underwriting(spec.underwriting_id) == case_before
