@@ -11,6 +11,7 @@ still consolidates and publishes; TEMPORARY errors are retried by the op's Retry
 import asyncio
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -126,8 +127,17 @@ def _documents_table(case: CaseFile) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class ProcessorWork:
+    """A mapped processor step's one input: the case and the processor's plan. (Two inputs
+    cost each step two more events, a STEP_INPUT and a LOADED_INPUT, ten per run.)"""
+
+    case: CaseFile
+    plan: ProcessorPlan
+
+
 def _plan_outputs(pools: tuple[str, ...]) -> dict[str, DynamicOut]:
-    return {pool: DynamicOut(ProcessorPlan) for pool in pools}
+    return {pool: DynamicOut(ProcessorWork) for pool in pools}
 
 
 def build_processing_asset(processors_pools: tuple[str, ...]) -> Any:
@@ -147,7 +157,8 @@ def build_processing_asset(processors_pools: tuple[str, ...]) -> Any:
         context.log.info(f"{len(plans)} processor(s) for {case.underwriting_id}: "
                          f"{', '.join(p.processor_id for p in plans)}")
         for plan in plans:
-            yield DynamicOutput(plan, output_name=processors.pool_of(plan.processor_id),
+            yield DynamicOutput(ProcessorWork(case, plan),
+                                output_name=processors.pool_of(plan.processor_id),
                                 mapping_key=plan.processor_id)
 
     run_ops = {pool: _run_processor_op(pool) for pool in processors_pools}
@@ -216,8 +227,8 @@ def build_processing_asset(processors_pools: tuple[str, ...]) -> Any:
     def underwriting_processing():
         case, *plans = load_underwriting()
         collected = {
-            pool: pool_plans.map(lambda plan, op_=run_ops[pool]: op_(case, plan)).collect()
-            for pool, pool_plans in zip(processors_pools, plans, strict=True)
+            pool: pool_work.map(run_ops[pool]).collect()
+            for pool, pool_work in zip(processors_pools, plans, strict=True)
         }
         executions, factors, *checks = consolidate_underwriting(case=case, **collected)
         return {"processor_executions": executions, "underwriting_factors": factors,
@@ -271,9 +282,10 @@ def _run_processor_op(pool: str) -> OpDefinition:
         pool=None if pool == LOCAL_POOL else pool, tags={"aura/api_pool": pool})
     async def run_one_processor(context: OpExecutionContext, store: StoreResource,
                                 processors: ProcessorsResource,
-                                pipeline_options: PipelineOptionsResource, case: CaseFile,
-                                plan: ProcessorPlan) -> ExecutionSummary:
+                                pipeline_options: PipelineOptionsResource,
+                                work: ProcessorWork) -> ExecutionSummary:
         """Run one processor (or reuse its completed execution) and record it."""
+        case, plan = work.case, work.plan
         attempt = context.retry_number + 1
         processor = processors.build(plan.processor_id)
         try:

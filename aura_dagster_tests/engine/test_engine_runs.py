@@ -89,8 +89,8 @@ def test_event_runs_every_processor_and_publishes_completion(engine: Engine) -> 
         outcome.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)]
     assert len(checks) == 5  # three on the factors, processors_succeeded, review_cleared
     assert all(c.dagster_event.event_specific_data.passed for c in checks)
-    # Few serial steps (issue 11): load+plan, one per processor, consolidate+checks, the
-    # matrix, review+publish. Each check ran inside the step that wrote its asset.
+    # Few serial steps (issue 11): load+plan, one per processor, consolidate+checks,
+    # matrix+review+publish. Each check ran inside the step that wrote its asset.
     processor_steps = ("run_local_processor[p_bank_statement]",
                        "run_opencorporates_processor[p_secretary_of_state]",
                        "run_clear_processor[p_clear_business_report]",
@@ -105,6 +105,11 @@ def test_event_runs_every_processor_and_publishes_completion(engine: Engine) -> 
         "underwriting_review"])
     assert {c.step_key for c in checks} == {"underwriting_processing.consolidate_underwriting",
                                             "underwriting_review"}
+    # A processor step has one input (case and plan together): each input is two events.
+    inputs = [(e.dagster_event.step_key, e.dagster_event.event_specific_data.input_name)
+              for e in engine.instance.all_logs(outcome.run_id,
+                                                of_type=DagsterEventType.STEP_INPUT)]
+    assert sorted(name for key, name in inputs if "_processor[" in key) == ["work"] * 5
     assert engine.stores.underwritings.get_underwriting(spec.underwriting_id)["status"] == \
         "completed"
 
