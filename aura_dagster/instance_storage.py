@@ -156,7 +156,11 @@ _partitions_seen: dict[tuple[str, str, str], float] = {}
 PARTITION_SEEN_SECONDS = 60.0
 PARTITIONS_SEEN_MAX = 10_000
 
-_INSERT_EVENT = SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id)
+_EVENT_COLUMNS = ("run_id", "event", "dagster_event_type", "timestamp", "step_key", "asset_key",
+                  "partition")  # SqlEventLogStorage._event_to_row's keys
+_INSERT_EVENT_SQL = (
+    f"INSERT INTO {SqlEventLogStorageTable.name} ({', '.join(_EVENT_COLUMNS)}) "
+    f"VALUES ({', '.join(f'%({c})s' for c in _EVENT_COLUMNS)}) RETURNING id")
 
 
 class PooledEventLogStorage(_SharedEngine, PostgresEventLogStorage):
@@ -207,9 +211,10 @@ class PooledEventLogStorage(_SharedEngine, PostgresEventLogStorage):
         "LISTEN/NOTIFY no longer used for pg event watch - preserved here to support version
         skew" -- a second statement per event that nothing here listens to."""
         with self._connect() as conn:
-            # One constant statement with the row as parameters: compiled and cache-keyed
-            # once per process, where `prepare_insert_event` builds a new one per event.
-            event_id = int(conn.execute(_INSERT_EVENT, self._event_to_row(event)).scalar_one())
+            # One constant statement in the driver's own SQL: no statement to build, compile
+            # or cache-key per event (`prepare_insert_event` builds one per event).
+            event_id = int(conn.exec_driver_sql(_INSERT_EVENT_SQL, self._event_to_row(event))
+                           .scalar_one())
         if (event.is_dagster_event and event.dagster_event_type in ASSET_EVENTS
                 and event.dagster_event.asset_key):  # type: ignore[union-attr]
             with self.index_transaction() as conn:

@@ -139,6 +139,20 @@ def test_partitions_are_remembered_once_seen_and_forgotten_when_deleted(
         assert not instance.has_dynamic_partition("underwriting", "uw_1")
 
 
+def test_events_are_inserted_with_every_column_dagster_gives_them(
+        production_home: tuple[Path, str]) -> None:
+    """The event INSERT is written out in SQL: it must name every column Dagster's own row
+    has (a Dagster upgrade that adds one fails here, not silently)."""
+    from aura_dagster.instance_storage import _EVENT_COLUMNS
+
+    with DagsterInstance.get() as instance:
+        result = say_something_job.execute_in_process(instance=instance)
+        storage = instance.event_log_storage
+        for record in instance.all_logs(result.run_id):
+            assert set(storage._event_to_row(record)) == set(_EVENT_COLUMNS)  # noqa: SLF001
+        assert instance.get_run_by_id(result.run_id).is_success
+
+
 def test_a_forked_child_opens_its_own_connections(production_home: tuple[Path, str]) -> None:
     """Celery's prefork pool forks the worker: a child must never write on the parent's
     socket (two processes on one PostgreSQL connection corrupt each other's replies)."""
