@@ -54,7 +54,8 @@ def _backends(dbname: str) -> list[tuple[int, str]]:
 def _terminate_backends(dbname: str) -> int:
     with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres",
                          autocommit=True) as conn:
-        return len(conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        # With a timeout: returns once the backends are gone (their FATAL sent).
+        return len(conn.execute("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
                                 "WHERE datname = %s AND pid <> pg_backend_pid()",
                                 [dbname]).fetchall())
 
@@ -104,7 +105,8 @@ def test_one_pool_per_process_across_instances_and_events(
 def test_terminated_backends_are_replaced_before_the_next_write(
         production_home: tuple[Path, str]) -> None:
     """A database restart or a DBA killing connections: pooled connections are checked on
-    checkout (pre-ping), so the next run writes every event."""
+    checkout (pinged when their socket says they may be dead), so the next run writes
+    every event."""
     _, dbname = production_home
     with DagsterInstance.get() as instance:
         assert say_something_job.execute_in_process(instance=instance).success

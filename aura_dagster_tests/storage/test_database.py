@@ -73,7 +73,7 @@ def test_health_check_reports_an_unreachable_server() -> None:
 def test_calls_succeed_after_the_server_kills_every_connection(postgres_migrated_url: str,
                                                                ) -> None:
     """pg_terminate_backend from an admin connection: pooled connections die; the next
-    repository calls still succeed (pre-ping + retry)."""
+    repository calls still succeed (the conditional ping on checkout, and retry)."""
     db = Database(postgres_migrated_url, pool_size=3)
     stores = Stores(db, catalog={})
     try:
@@ -82,7 +82,7 @@ def test_calls_succeed_after_the_server_kills_every_connection(postgres_migrated
         with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres",
                              autocommit=True) as admin:
             killed = admin.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
                 "WHERE datname = %s AND pid <> pg_backend_pid()", (dbname,)).fetchone()
         assert killed is not None and killed[0] >= 1
         assert stores.underwritings.get_underwriting("uw_kill") is not None
