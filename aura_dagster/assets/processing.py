@@ -225,10 +225,10 @@ def build_processing_asset(processors_pools: tuple[str, ...]) -> Any:
         group_name="underwriting",
     )
     def underwriting_processing():
-        case, *plans = load_underwriting()
+        case, *works = load_underwriting()
         collected = {
             pool: pool_work.map(run_ops[pool]).collect()
-            for pool, pool_work in zip(processors_pools, plans, strict=True)
+            for pool, pool_work in zip(processors_pools, works, strict=True)
         }
         executions, factors, *checks = consolidate_underwriting(case=case, **collected)
         return {"processor_executions": executions, "underwriting_factors": factors,

@@ -142,11 +142,12 @@ Materialized = tuple[pd.DataFrame, dict[str, Any]]  # a frame and its metadata
 def decide_review(context: AssetExecutionContext, config: ReviewConfig, store: StoreResource,
                   notifier: NotifierResource, pipeline_options: PipelineOptionsResource,
                   underwriting_factors: pd.DataFrame,
-                  processor_executions: pd.DataFrame) -> Materialized:
-    """The review gate: auto-approved, parked for a person, or the person's decision."""
+                  processor_executions: pd.DataFrame, row: dict[str, Any] | None
+                  ) -> Materialized:
+    """The review gate: auto-approved, parked for a person, or the person's decision.
+    `row`: the underwriting's store row (None: unknown)."""
     underwriting_id = context.partition_key
     repos = store.open()
-    row = repos.underwritings.get_underwriting(underwriting_id)
     if row is None:
         raise Failure(description=f"underwriting {underwriting_id!r} does not exist",
                       allow_retries=False)
@@ -296,8 +297,9 @@ def underwriting_review(context: AssetExecutionContext, config: ReviewConfig,
                         processor_executions: pd.DataFrame
                         ) -> Iterator[Output | AssetCheckResult]:
     selected = context.selected_output_names
+    # Read once: the matrix names the business, the gate decides on the case's status.
+    underwriting = store.open().underwritings.get_underwriting(context.partition_key)
     if MATRIX_KEY in selected:
-        underwriting = store.open().underwritings.get_underwriting(context.partition_key)
         matrix, metadata = matrix_materialization(context.partition_key, underwriting or {},
                                                   underwriting_factors)
         yield Output(matrix, MATRIX_KEY, metadata=metadata)
@@ -308,7 +310,7 @@ def underwriting_review(context: AssetExecutionContext, config: ReviewConfig,
                           allow_retries=False)
         return
     review, metadata = decide_review(context, config, store, notifier, pipeline_options,
-                                     underwriting_factors, processor_executions)
+                                     underwriting_factors, processor_executions, underwriting)
     yield Output(review, "underwriting_review", metadata=metadata)
     yield review_cleared(context, review)
     if "processing_completed" not in selected:

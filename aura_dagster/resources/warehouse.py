@@ -72,7 +72,6 @@ def _forget(url: str, schema: str | None, table: str) -> None:
         _indexed.discard((url, schema, table))
 
 
-
 def ensure_partition_index(url: str, schema: str | None, table: str) -> bool:
     """An index on the partition column, once per table per process. A partition write
     deletes by it and a read selects by it: without one both scanned the whole table, so

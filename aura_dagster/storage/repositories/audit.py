@@ -37,17 +37,26 @@ class AuditEntry:
     detail: Mapping[str, Any] | None = None
 
 
+def _row(entry: AuditEntry, organization_id: str, underwriting_id: str | None,
+         run_id: str | None, created_at: dt.datetime) -> dict[str, Any]:
+    """An audit_log row; a keyed entry's id derives from its key (same key, same row)."""
+    return {"id": (uuid.uuid5(_KEYED_IDS, entry.key) if entry.key is not None
+                   else new_ordered_id()),
+            "organization_id": organization_id, "underwriting_id": underwriting_id,
+            "run_id": run_id, "step_key": entry.step_key, "event": entry.event,
+            "detail": dict(entry.detail) if entry.detail is not None else None,
+            "created_at": created_at}
+
+
 class AuditRepository(Repository):
     def record(self, event: str, *, organization_id: str, underwriting_id: str | None = None,
                run_id: str | None = None, step_key: str | None = None,
                detail: Mapping[str, Any] | None = None, key: str | None = None) -> Record:
         """Append an entry. With a `key` (e.g. run id + event + step event), writing the same
         entry again (a re-evaluated sensor tick) leaves the first row and returns it."""
-        entry_id = uuid.uuid5(_KEYED_IDS, key) if key is not None else new_ordered_id()
-        values = {"id": entry_id, "organization_id": organization_id,
-                  "underwriting_id": underwriting_id, "run_id": run_id, "step_key": step_key,
-                  "event": event, "detail": dict(detail) if detail is not None else None,
-                  "created_at": utcnow()}
+        values = _row(AuditEntry(event, key, step_key, detail), organization_id,
+                      underwriting_id, run_id, utcnow())
+        entry_id = values["id"]
 
         def work(conn: Connection) -> Record:
             conn.execute(insert_for(conn, A).values(**values)
@@ -67,12 +76,8 @@ class AuditRepository(Repository):
         if not entries:
             return 0
         now = utcnow()
-        rows = [{"id": uuid.uuid5(_KEYED_IDS, e.key) if e.key is not None else new_ordered_id(),
-                 "organization_id": organization_id, "underwriting_id": underwriting_id,
-                 "run_id": run_id, "step_key": e.step_key, "event": e.event,
-                 "detail": dict(e.detail) if e.detail is not None else None,
-                 "created_at": now + dt.timedelta(microseconds=i)}
-                for i, e in enumerate(entries)]
+        rows = [_row(e, organization_id, underwriting_id, run_id,
+                     now + dt.timedelta(microseconds=i)) for i, e in enumerate(entries)]
 
         def work(conn: Connection) -> None:
             conn.execute(insert_for(conn, A).values(rows)
