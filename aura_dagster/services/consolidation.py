@@ -30,8 +30,10 @@ def consolidate_factors(store: Any, case: CaseFile, summaries: Sequence[Executio
         outputs = [e for e in active if not (e.get("output") or {}).get("skipped")]
         if not outputs:
             continue
-        factors = processor_cls.consolidate([e["output"] for e in outputs])
         latest = max(outputs, key=lambda e: str(e.get("completed_at") or ""))
+        # Recomputed factors follow the lender's rules that the latest execution ran with.
+        config = (latest.get("payload") or {}).get("config")
+        factors = processor_cls.consolidate([e["output"] for e in outputs], config)
         # Every active execution's documents fed the merged factors.
         revisions = sorted({r for e in outputs for r in e.get("document_revision_ids") or ()})
         for name, value in sorted(factors.items()):

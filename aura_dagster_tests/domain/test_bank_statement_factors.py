@@ -178,6 +178,30 @@ def test_consolidate_over_sample_exports_dedups_pdf_csv_and_ofx() -> None:
     assert result.factors["bank_duplicate_transactions_dropped"] == len(harbor_jan.transactions)
 
 
+def test_a_lenders_category_order_does_not_depend_on_how_the_config_was_stored() -> None:
+    # PostgreSQL's JSONB gives keys back in its own order: a lender's category must rank
+    # the same (after the defaults, by name) whichever order its config arrives in.
+    jan = _statement("jan.pdf", dt.date(2024, 1, 1), dt.date(2024, 1, 31), "0.00", "55.00", [
+        (dt.date(2024, 1, 5), "OWNER DEPOSIT", "10.00"),
+        (dt.date(2024, 1, 9), "ZZ HOLDINGS DEPOSIT", "20.00"),
+        (dt.date(2024, 1, 12), "AA GRANT DEPOSIT", "25.00")])
+    lender = {"zz_related_party": [r"\bZZ\b", r"\bOWNER\b"], "aa_grants": [r"\bAA\b"]}
+    defaults = dict(BankStatementProcessor.CONFIG["revenue_exclusion_patterns"])
+    orders = [defaults | lender, dict(sorted((defaults | lender).items())),
+              dict(reversed((defaults | lender).items()))]
+    results = [analyze_statements([jan], {"revenue_exclusion_patterns": exclusions})
+               ["factors"]["bank_non_revenue_deposits_by_category"] for exclusions in orders]
+    assert results[0] == {"owner_contribution": D("10.00"), "zz_related_party": D("20.00"),
+                          "aa_grants": D("25.00")}
+    assert results[1] == results[0] and results[2] == results[0]
+    # The merge recomputes under the lender's rules, not the defaults.
+    output = jsonable(analyze_statements([jan], {"revenue_exclusion_patterns": orders[2]}))
+    merged = BankStatementProcessor.consolidate(
+        [output], {"revenue_exclusion_patterns": orders[1]})
+    assert merged["bank_non_revenue_deposits_by_category"] == results[0]
+    assert merged["bank_revenue"] == D("0.00")
+
+
 def test_unreadable_content_fails_permanently() -> None:
     result = BankStatementProcessor().execute(UW, [document("bad.pdf", b"%PDF-1.4 broken")])
     assert result.status is ExecutionStatus.FAILED

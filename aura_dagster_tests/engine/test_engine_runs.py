@@ -315,6 +315,25 @@ def test_tenant_config_never_reaches_another_tenants_run(engine: Engine) -> None
     assert engine.stores.factors.get_factors(spec_a.underwriting_id, tenant_b) == []
 
 
+def test_tenant_rules_decide_the_published_bank_factors(engine: Engine) -> None:
+    # A lender that counts no deposit as revenue: its published factors must follow its
+    # rules, not the defaults, also after the executions are merged.
+    org = engine.tenant({"p_bank_statement": {
+        "revenue_settlement_patterns": [],
+        "revenue_exclusion_patterns": {"lender_excluded": ["."]}}})
+    docs = [(engine.samples[name], "bank_statement") for name in PDF_STATEMENTS]
+    spec = engine.underwriting(org, "Sunrise Bakery LLC", "CA", docs)
+
+    assert engine.process_event(spec).success
+
+    bank = engine.executions(spec.underwriting_id, "p_bank_statement")[0]
+    own = jsonable(bank["output"]["factors"])
+    by_default_rules = jsonable(BankStatementProcessor.consolidate([bank["output"]]))
+    assert own["bank_revenue"] == 0 < by_default_rules["bank_revenue"]
+    published = engine.stores.factors.get_factor_map(spec.underwriting_id)
+    assert {name: published[name] for name in own} == own
+
+
 def test_unknown_underwriting_fails_the_run_with_a_clear_error(engine: Engine) -> None:
     org = engine.tenant({"p_tax_return": None})
     engine.instance.add_dynamic_partitions("underwriting", ["uw_does_not_exist"])

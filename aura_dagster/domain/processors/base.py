@@ -251,8 +251,12 @@ class BaseProcessor(ABC):
         """Do the work. Raise ProcessorError (or DocumentError) for a known failure."""
 
     @classmethod
-    def consolidate(cls, outputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        """Merge several executions' outputs into one factor set (later outputs win)."""
+    def consolidate(cls, outputs: Sequence[Mapping[str, Any]],
+                    config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Merge several executions' outputs into one factor set (later outputs win).
+
+        `config` is the effective config the latest execution ran with, for processors
+        that recompute factors from the merged outputs under the lender's rules."""
         merged: dict[str, Any] = {}
         for output in outputs:
             merged.update(output.get("factors", {}))

@@ -275,6 +275,7 @@ class ClearBusinessReportProcessor(BaseProcessor):
         return factors, summary
 
     @classmethod
-    def consolidate(cls, outputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    def consolidate(cls, outputs: Sequence[Mapping[str, Any]],
+                    config: Mapping[str, Any] | None = None) -> dict[str, Any]:
         # A report is a snapshot: the latest execution replaces earlier ones whole.
         return dict(outputs[-1].get("factors", {})) if outputs else {}

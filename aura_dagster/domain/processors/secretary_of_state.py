@@ -251,7 +251,8 @@ class SecretaryOfStateProcessor(BaseProcessor):
         }
 
     @classmethod
-    def consolidate(cls, outputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    def consolidate(cls, outputs: Sequence[Mapping[str, Any]],
+                    config: Mapping[str, Any] | None = None) -> dict[str, Any]:
         # One lookup answers for the business: the latest execution replaces earlier ones whole.
         return dict(outputs[-1].get("factors", {})) if outputs else {}
 

@@ -244,12 +244,13 @@ class TaxReturnProcessor(BaseProcessor):
         return {"tax_name_matches_business": same}
 
     @classmethod
-    def consolidate(cls, outputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    def consolidate(cls, outputs: Sequence[Mapping[str, Any]],
+                    config: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Several executions (one per upload): pool their returns, recompute from all years."""
         returns = [TaxReturnData.from_output(row) for output in outputs
                    for row in output.get("returns", [])]
         if not returns:
-            return super().consolidate(outputs)
+            return super().consolidate(outputs, config)
         factors = factors_for(returns)
         for output in reversed(outputs):  # the name check of the latest execution that made one
             if "tax_name_matches_business" in output.get("factors", {}):

@@ -165,9 +165,11 @@ class BankStatementProcessor(BaseProcessor):
                               confidence=confidence)
 
     @classmethod
-    def consolidate(cls, outputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    def consolidate(cls, outputs: Sequence[Mapping[str, Any]],
+                    config: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Merge executions: statements pooled, duplicate statements and overlapping
-        transactions dropped, factors recomputed over the whole set."""
+        transactions dropped, factors recomputed over the whole set under the lender's
+        rules (`config`), as each execution computed its own."""
         seen: set[tuple[Any, ...]] = set()
         statements: list[Statement] = []
         for output in outputs:
@@ -181,8 +183,9 @@ class BankStatementProcessor(BaseProcessor):
                 seen.add(identity)
                 statements.append(statement)
         if not statements:
-            return super().consolidate(outputs)
-        return compute_factors(build_ledger(statements), Rules.from_config(cls.CONFIG))
+            return super().consolidate(outputs, config)
+        rules = Rules.from_config(dict(cls.CONFIG) | dict(config or {}))
+        return compute_factors(build_ledger(statements), rules)
 
 
 def _record_stacking(ctx: ExecutionContext, factors: Mapping[str, Any]) -> None:

@@ -70,6 +70,15 @@ def _compile(patterns: Any) -> list[re.Pattern[str]]:
     return [re.compile(p, re.IGNORECASE) for p in patterns]
 
 
+def _category_order(exclusions: Mapping[str, Any]) -> list[str]:
+    """The default categories in their order, then a lender's own by name.
+
+    Not the mapping's order: a config read back from PostgreSQL's JSONB has its keys in
+    JSONB's order, and a deposit two categories match must land in the same one always."""
+    defaults = [c for c in DEFAULT_REVENUE_EXCLUSIONS if c in exclusions]
+    return defaults + sorted(c for c in exclusions if c not in DEFAULT_REVENUE_EXCLUSIONS)
+
+
 @dataclass(frozen=True)
 class Rules:
     funders: list[tuple[str, re.Pattern[str]]]
@@ -90,8 +99,8 @@ class Rules:
                      for name in config.get("known_funders", DEFAULT_KNOWN_FUNDERS)],
             settlements=_compile(config.get("revenue_settlement_patterns",
                                             DEFAULT_SETTLEMENT_PATTERNS)),
-            exclusions=[(category, _compile(patterns))
-                        for category, patterns in exclusions.items()],
+            exclusions=[(category, _compile(exclusions[category]))
+                        for category in _category_order(exclusions)],
             nsf=_compile(config.get("nsf_patterns", DEFAULT_NSF_PATTERNS)),
             overdraft=_compile(config.get("overdraft_patterns", DEFAULT_OVERDRAFT_PATTERNS)),
             recurring_exclusions=_compile(config.get("recurring_exclusion_patterns",
