@@ -9,6 +9,7 @@ README queries and the review flow read.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from dagster import (
     AssetCheckSpec,
     MetadataValue,
     OpExecutionContext,
+    PreviewWarning,
 )
 
 from aura_dagster.assets.run_tags import add_run_tags
@@ -35,8 +37,12 @@ UNSUCCESSFUL = ("failed", "timeout", "cancelled")
 
 
 def _spec(name: str, asset: str, description: str, **kwargs: Any) -> AssetCheckSpec:
-    return AssetCheckSpec(name, asset=asset, description=description,
-                          partitions_def=underwriting_partitions, **kwargs)
+    # Checks per underwriting partition are a deliberate choice; the preview notice would
+    # otherwise open the log of every process that imports the definitions.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PreviewWarning)
+        return AssetCheckSpec(name, asset=asset, description=description,
+                              partitions_def=underwriting_partitions, **kwargs)
 
 
 REQUIRED_FACTORS = _spec("required_factors_present", "underwriting_factors",

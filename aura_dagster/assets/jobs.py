@@ -5,7 +5,6 @@ from __future__ import annotations
 from dagster import AssetSelection, define_asset_job
 from dagster_async_executor import async_executor
 
-from aura_dagster.partitions import underwriting_partitions
 from aura_dagster.tags import JOB_NAME
 
 RETRY_STRATEGY_TAG = "dagster/retry_strategy"  # Dagster's run tag (not exported publicly)
@@ -15,7 +14,6 @@ RETRY_STRATEGY_TAG = "dagster/retry_strategy"  # Dagster's run tag (not exported
 process_underwriting_job = define_asset_job(
     JOB_NAME,
     selection=AssetSelection.groups("underwriting"),
-    partitions_def=underwriting_partitions,
     executor_def=async_executor,
     # A run retry (dagster.yaml `run_retries`) resumes from the failed steps; payload-hash
     # reuse makes any processor it re-runs with unchanged inputs free.
@@ -30,7 +28,6 @@ process_underwriting_job = define_asset_job(
 resume_after_review_job = define_asset_job(
     "resume_after_review",
     selection=AssetSelection.assets("underwriting_review", "processing_completed"),
-    partitions_def=underwriting_partitions,
     executor_def=async_executor,
     tags={RETRY_STRATEGY_TAG: "FROM_FAILURE"},
     description="Approve or reject an underwriting parked for review: set ops."

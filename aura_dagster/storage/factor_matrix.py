@@ -100,7 +100,8 @@ def _typed_column(factor_type: str, values: list[Any]) -> Any:
                                 dtype="datetime64[ns]")
             except ValueError:  # e.g. 2024-02-30: pandas makes it NaT
                 pass
-        return pd.to_datetime(pd.Series(_objects(values)), errors="coerce")
+        # Odd values: parsed one by one ("mixed"), as pandas' fallback would, minus its warning.
+        return pd.to_datetime(pd.Series(_objects(values)), errors="coerce", format="mixed")
     dtype = PANDAS_DTYPES.get(factor_type, "object")
     if dtype == "object":
         return _objects(values)
