@@ -8,6 +8,7 @@ dropped afterwards, so tests never see each other's rows.
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from collections.abc import Iterator
 
@@ -19,6 +20,14 @@ pytest_plugins = [
     "aura_dagster_tests.fixtures.pubsub",
     "aura_dagster_tests.fixtures.definitions",
 ]
+
+# A background job of a non-interactive shell (`nohup make test &`, some CI runners) starts
+# with SIGINT ignored. Dagster gives SIGTERM whatever SIGINT does, also when it puts the
+# handlers back after an in-process run: SIGTERM would stay ignored in this process and in
+# every child started afterwards (compute-log `tail` helpers, servers), so terminate() would
+# not stop them and runs would hang in their clean-up.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 PG_HOST = os.environ.get("AURA_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("AURA_TEST_PG_PORT", "5432"))
