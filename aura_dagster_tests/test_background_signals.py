@@ -41,8 +41,10 @@ except subprocess.TimeoutExpired:
 """
 
 
-def _ignore_sigint() -> None:  # what `cmd &` in a non-interactive shell does to the child
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _with_sigint_ignored(command: list[str]) -> list[str]:
+    """What `cmd &` in a non-interactive shell does to the command. (A shell, not
+    `preexec_fn`: forking this process, which holds gRPC threads, can abort the child.)"""
+    return ["sh", "-c", 'trap "" INT; exec "$0" "$@"', *command]
 
 
 def _wait_for(path: Path, text: str, timeout: float) -> None:
@@ -63,10 +65,10 @@ def test_daemon_started_with_sigint_ignored_stops_on_sigterm(tmp_path: Path) -> 
     log = tmp_path / "daemon.log"
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     with log.open("w") as out:
-        daemon = subprocess.Popen(
-            [str(Path(sys.executable).parent / "aura-dagster"), "daemon", "-f", "defs.py"],
+        daemon = subprocess.Popen(_with_sigint_ignored(
+            [str(Path(sys.executable).parent / "aura-dagster"), "daemon", "-f", "defs.py"]),
             cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
-            preexec_fn=_ignore_sigint, start_new_session=True)
+            start_new_session=True)
     try:
         _wait_for(log, "SensorDaemon", timeout=60)
         daemon.send_signal(signal.SIGTERM)
@@ -82,8 +84,7 @@ def test_daemon_started_with_sigint_ignored_stops_on_sigterm(tmp_path: Path) -> 
 
 def test_the_suite_run_in_the_background_can_stop_its_children(tmp_path: Path) -> None:
     project = Path(__file__).resolve().parents[1]
-    done = subprocess.run([sys.executable, "-c", RUN_THEN_TERMINATE_CHILD], cwd=project,
-                          env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
-                          preexec_fn=_ignore_sigint, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(_with_sigint_ignored([sys.executable, "-c", RUN_THEN_TERMINATE_CHILD]),
+                          cwd=project, env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
+                          capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
