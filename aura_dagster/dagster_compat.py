@@ -1,6 +1,6 @@
-"""Three changes to Dagster internals (dagster 1.13.27, dagster-async-executor 0.0.4), imported
+"""Four changes to Dagster internals (dagster 1.13.27, dagster-async-executor 0.0.4), imported
 by `aura_dagster.definitions`, so they apply in every process that executes runs (embedded
-run workers, Celery pool children).
+run workers, Celery pool children), and by `aura-dagster daemon` (the fourth is the daemon's).
 
 1. A fix for a hang in Dagster's step scheduling with op concurrency pools.
 
@@ -16,17 +16,21 @@ re-check its claims, as the stock executors do in their loop.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import namedtuple
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster._config.pythonic_config.resource as pythonic_resource
+import dagster._daemon.auto_run_reexecution.event_log_consumer as event_log_consumer
 from dagster._core.definitions.scoped_resources_builder import (
     IContainsGenerator,
     Resources,
     ScopedResourcesBuilder,
 )
 from dagster._core.execution.plan.active import ActiveExecution
+from dagster._core.storage.dagster_run import RunRecord, RunsFilter
 
 PENDING_CLAIM_POLL_SECONDS = 0.25
 
@@ -112,3 +116,43 @@ def _build_scoped_resources(self: ScopedResourcesBuilder,
 if not getattr(ScopedResourcesBuilder.build, "_aura_patched", False):
     _build_scoped_resources._aura_patched = True  # type: ignore[attr-defined]
     ScopedResourcesBuilder.build = _build_scoped_resources  # type: ignore[method-assign]
+
+
+# 4. A run retry lost to a race in the daemon. Dagster stores a RUN_FAILURE event, then sets
+# the run's status and its `dagster/will_retry` tag (`EventMethods.handle_new_event`). The
+# daemon's retry thread (`EventLogConsumerDaemon`) reads new failure events from another
+# thread; when it looks in between, the run is still STARTED, `should_retry` says no and the
+# consumer's cursor moves past the event: the run is never retried, and the
+# `publish_failed_outcome` sensor, which reads the tag a moment later, leaves the answer to a
+# retry that never comes. Seen once in a test run (a Celery worker killed mid-run). The
+# consumer is handed only runs with a new RUN_FAILURE or RUN_SUCCESS event, so a run among
+# them that is not finished yet is one whose status is about to be written: wait for it.
+SETTLE_SECONDS = 10.0
+_SETTLE_POLL_SECONDS = 0.05
+_consume_for_reexecution = event_log_consumer.consume_new_runs_for_automatic_reexecution
+
+
+def _settled(instance: Any, run_records: Sequence[RunRecord],
+             timeout: float = SETTLE_SECONDS) -> list[RunRecord]:
+    """The records again, once every run among them has its final status (or `timeout`)."""
+    records = {r.dagster_run.run_id: r for r in run_records}
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = [run_id for run_id, r in records.items() if not r.dagster_run.is_finished]
+        if not pending or time.monotonic() >= deadline:
+            return list(records.values())
+        time.sleep(_SETTLE_POLL_SECONDS)
+        for record in instance.get_run_records(filters=RunsFilter(run_ids=pending)):
+            records[record.dagster_run.run_id] = record
+
+
+def _consume_settled_runs(workspace_process_context: Any, run_records: Sequence[RunRecord],
+                          logger: logging.Logger) -> Iterator[None]:
+    records = _settled(workspace_process_context.instance, run_records)
+    yield from _consume_for_reexecution(workspace_process_context, records, logger)
+
+
+if not getattr(_consume_for_reexecution, "_aura_patched", False):
+    _consume_settled_runs._aura_patched = True  # type: ignore[attr-defined]
+    # Looked up by name in `EventLogConsumerDaemon.handle_updated_runs_fns` at every pass.
+    event_log_consumer.consume_new_runs_for_automatic_reexecution = _consume_settled_runs  # type: ignore[assignment]
