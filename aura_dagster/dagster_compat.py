@@ -16,6 +16,7 @@ re-check its claims, as the stock executors do in their loop.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections import namedtuple
@@ -30,7 +31,8 @@ from dagster._core.definitions.scoped_resources_builder import (
     ScopedResourcesBuilder,
 )
 from dagster._core.execution.plan.active import ActiveExecution
-from dagster._core.storage.dagster_run import RunRecord, RunsFilter
+from dagster._core.storage.dagster_run import DagsterRunStatus, RunRecord, RunsFilter
+from dagster._core.storage.tags import AUTO_RETRY_RUN_ID_TAG, WILL_RETRY_TAG
 
 PENDING_CLAIM_POLL_SECONDS = 0.25
 
@@ -124,12 +126,20 @@ if not getattr(ScopedResourcesBuilder.build, "_aura_patched", False):
 # thread; when it looks in between, the run is still STARTED, `should_retry` says no and the
 # consumer's cursor moves past the event: the run is never retried, and the
 # `publish_failed_outcome` sensor, which reads the tag a moment later, leaves the answer to a
-# retry that never comes. Seen once in a test run (a Celery worker killed mid-run). The
-# consumer is handed only runs with a new RUN_FAILURE or RUN_SUCCESS event, so a run among
-# them that is not finished yet is one whose status is about to be written: wait for it.
+# retry that never comes. Seen once in a test run (a Celery worker killed mid-run).
+# a) The consumer is handed only runs with a new RUN_FAILURE or RUN_SUCCESS event, so a run
+#    among them that is not finished yet is one whose status is about to be written: wait.
+# b) Its cursor is an event id, and ids are taken before commit: an event committed after a
+#    later one was read is skipped the same way. So every SWEEP_SECONDS the daemon also
+#    retries failed runs that say they will retry but have no retry after SWEEP_AFTER_SECONDS
+#    (Dagster's `retry_run` creates a run's retry only once).
 SETTLE_SECONDS = 10.0
+SWEEP_SECONDS = 30.0
+SWEEP_AFTER_SECONDS = 30.0
+SWEEP_WINDOW = dt.timedelta(hours=6)
 _SETTLE_POLL_SECONDS = 0.05
 _consume_for_reexecution = event_log_consumer.consume_new_runs_for_automatic_reexecution
+_run_iteration = event_log_consumer.EventLogConsumerDaemon.run_iteration
 
 
 def _settled(instance: Any, run_records: Sequence[RunRecord],
@@ -152,7 +162,32 @@ def _consume_settled_runs(workspace_process_context: Any, run_records: Sequence[
     yield from _consume_for_reexecution(workspace_process_context, records, logger)
 
 
+def unretried_failures(instance: Any) -> list[RunRecord]:
+    """Failed runs that will retry, failed over SWEEP_AFTER_SECONDS ago, with no retry yet."""
+    now = dt.datetime.now(dt.UTC)
+    records = instance.get_run_records(filters=RunsFilter(
+        statuses=[DagsterRunStatus.FAILURE], tags={WILL_RETRY_TAG: "true"},
+        updated_after=now - SWEEP_WINDOW, updated_before=now - dt.timedelta(
+            seconds=SWEEP_AFTER_SECONDS)), limit=100)
+    return [r for r in records if AUTO_RETRY_RUN_ID_TAG not in r.dagster_run.tags]
+
+
+def _run_iteration_with_sweep(self: Any, workspace_process_context: Any) -> Iterator[Any]:
+    yield from _run_iteration(self, workspace_process_context)
+    now = time.monotonic()
+    if now - getattr(self, "_aura_last_sweep", -SWEEP_SECONDS) < SWEEP_SECONDS:
+        return
+    self._aura_last_sweep = now
+    missed = unretried_failures(workspace_process_context.instance)
+    if missed:
+        self._logger.warning(f"retrying {len(missed)} failed run(s) whose retry was missed: "
+                             + ", ".join(r.dagster_run.run_id for r in missed))
+        yield from _consume_for_reexecution(workspace_process_context, missed, self._logger)
+
+
 if not getattr(_consume_for_reexecution, "_aura_patched", False):
     _consume_settled_runs._aura_patched = True  # type: ignore[attr-defined]
+    _run_iteration_with_sweep._aura_patched = True  # type: ignore[attr-defined]
     # Looked up by name in `EventLogConsumerDaemon.handle_updated_runs_fns` at every pass.
     event_log_consumer.consume_new_runs_for_automatic_reexecution = _consume_settled_runs  # type: ignore[assignment]
+    event_log_consumer.EventLogConsumerDaemon.run_iteration = _run_iteration_with_sweep  # type: ignore[method-assign]

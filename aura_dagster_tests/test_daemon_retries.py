@@ -27,7 +27,7 @@ from dagster._core.workspace.load_target import WorkspaceFileTarget
 from dagster._daemon.auto_run_reexecution.event_log_consumer import EventLogConsumerDaemon
 from dagster._time import datetime_from_timestamp
 
-import aura_dagster.dagster_compat  # noqa: F401  (what `aura-dagster daemon` imports)
+from aura_dagster import dagster_compat  # what `aura-dagster daemon` imports
 from aura_dagster.commands.launch import WORKSPACE, prepare_run, submit_run
 from aura_dagster.tags import JOB_NAME
 
@@ -35,10 +35,13 @@ ROOT = Path(__file__).resolve().parents[1]
 STATUS_LAG_SECONDS = 0.5
 
 
-@pytest.fixture
-def workspace_context(tmp_path: Path) -> Iterator[WorkspaceProcessContext]:
-    shutil.copy(ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
-    instance = DagsterInstance.from_config(str(tmp_path))
+@pytest.fixture(scope="module")
+def workspace_context(tmp_path_factory: pytest.TempPathFactory,
+                      ) -> Iterator[WorkspaceProcessContext]:
+    """One instance and code server for the module (each run has its own id)."""
+    home = tmp_path_factory.mktemp("retries_home")
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    instance = DagsterInstance.from_config(str(home))
     try:
         with WorkspaceProcessContext(instance=instance, version=__version__, read_only=False,
                                      workspace_load_target=WorkspaceFileTarget([str(WORKSPACE)]),
@@ -85,6 +88,25 @@ def test_a_failure_read_before_the_run_status_is_still_retried(
     retries = instance.get_runs(RunsFilter(tags={PARENT_RUN_ID_TAG: run.run_id}))
     assert len(retries) == 1, "the failed run was not retried"
     assert retries[0].tags["dagster/partition"] == "uw_retry_race"
+
+
+def test_a_failure_the_daemon_never_read_is_retried_by_its_sweep(
+        workspace_context: WorkspaceProcessContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dagster_compat, "SWEEP_AFTER_SECONDS", 0.0)  # not 30 s in a test
+    instance = workspace_context.instance
+    request = workspace_context.create_request_context()
+    run = submit_run(instance, request, prepare_run(request, JOB_NAME, {}),
+                     {"dagster/partition": "uw_retry_missed"})
+    # The failure is stored whole before the consumer's first pass, which starts its cursor
+    # after it: as when an event id is committed after a later one was read.
+    instance.handle_new_event(_event(run.run_id, DagsterEventType.RUN_FAILURE))
+    assert instance.get_run_by_id(run.run_id).tags[WILL_RETRY_TAG] == "true"
+
+    list(EventLogConsumerDaemon().run_iteration(workspace_context))
+
+    retries = instance.get_runs(RunsFilter(tags={PARENT_RUN_ID_TAG: run.run_id}))
+    assert len(retries) == 1, "the missed retry was not made"
+    assert dagster_compat.unretried_failures(instance) == []
 
 
 def test_the_daemon_command_applies_the_fix() -> None:
