@@ -178,7 +178,12 @@ def _run_iteration_with_sweep(self: Any, workspace_process_context: Any) -> Iter
     if now - getattr(self, "_aura_last_sweep", -SWEEP_SECONDS) < SWEEP_SECONDS:
         return
     self._aura_last_sweep = now
-    missed = unretried_failures(workspace_process_context.instance)
+    # Each run once per daemon process: `retry_run` gives up on some runs (job renamed,
+    # no remote origin) with an engine event and no tag, which must not repeat every pass.
+    swept: set[str] = self.__dict__.setdefault("_aura_swept", set())
+    missed = [r for r in unretried_failures(workspace_process_context.instance)
+              if r.dagster_run.run_id not in swept]
+    swept.update(r.dagster_run.run_id for r in missed)
     if missed:
         self._logger.warning(f"retrying {len(missed)} failed run(s) whose retry was missed: "
                              + ", ".join(r.dagster_run.run_id for r in missed))
