@@ -37,10 +37,16 @@ from aura_dagster.domain.processors.base import (
 )
 
 
+def rules_for(config: Mapping[str, Any] | None) -> Rules:
+    """The lender's rules: its effective config over the processor's defaults. One place, so
+    an execution and the merge of several executions classify alike."""
+    return Rules.from_config(dict(BankStatementProcessor.CONFIG) | dict(config or {}))
+
+
 def analyze_statements(statements: Sequence[Statement],
                        config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The processor's output for already parsed statements: statements + factors."""
-    rules = Rules.from_config(config or BankStatementProcessor.CONFIG)
+    rules = rules_for(config)
     ledger = build_ledger(statements)
     return {
         "statements": [s.to_dict() for s in ledger.statements],
@@ -184,8 +190,7 @@ class BankStatementProcessor(BaseProcessor):
                 statements.append(statement)
         if not statements:
             return super().consolidate(outputs, config)
-        rules = Rules.from_config(dict(cls.CONFIG) | dict(config or {}))
-        return compute_factors(build_ledger(statements), rules)
+        return compute_factors(build_ledger(statements), rules_for(config))
 
 
 def _record_stacking(ctx: ExecutionContext, factors: Mapping[str, Any]) -> None:
