@@ -133,6 +133,22 @@ def test_month_names_and_two_digit_years() -> None:
         == dt.date(2019, 12, 12)
 
 
+def test_ofx_style_dates_in_a_csv() -> None:
+    statement = csv_text("""
+Date,Description,Amount
+20091224120000[0:GMT],A,-1.00
+20091224120000.000[-5:EST],B,-2.00
+20091224,C,3.00
+20091225233000.123[-3.5:NST],D,4.00
+""")
+    assert [t.date for t in statement.transactions] == [dt.date(2009, 12, 24)] * 3 + [
+        dt.date(2009, 12, 25)]
+    assert statement.warnings == []
+    corpus_file = corpus("gen_ofx_style_dates.csv")
+    assert corpus_file.reconciles is True
+    assert corpus_file.transactions[1].date == dt.date(2024, 5, 3)  # 23:15 at -5 stays
+
+
 def test_an_unreadable_date_is_reported_not_skipped() -> None:
     statement = csv_text("""
 Date,Description,Amount,Balance
@@ -190,6 +206,66 @@ def test_cr_dr_flag_in_an_unnamed_column() -> None:
     assert statement.total_debits == D("1876.19") and statement.reconciles is True
 
 
+def test_cr_dr_flag_blank_on_a_brought_forward_row() -> None:
+    # lowercase cr/dr under an empty header cell; the balance row has no amount, no flag.
+    statement = corpus("gen_crdr_brought_forward.csv")
+    assert statement.total_debits == D("1876.19") and statement.total_credits == D("4644.89")
+    assert statement.reconciles is True and statement.opening_balance == D("1034.56")
+
+
+def test_cr_dr_flag_before_the_amount_in_a_headerless_file() -> None:
+    # Width 4 fits a known headerless layout (date, description, amount, skip) whose
+    # "description" would be the CR/DR column.
+    statement = corpus("gen_crdr_headerless_flag_first.csv")
+    assert statement.layout == "inferred:headerless(date=0,amount=2,indicator=1)"
+    assert statement.total_debits == D("1876.19") and statement.total_credits == D("4644.89")
+    assert statement.transactions[0].description == "PAYROLL DIRECT DEP"
+    assert statement.warnings == []
+
+
+def test_card_signs_inverse_to_the_debit_credit_column_follow_the_column() -> None:
+    statement = corpus("gen_card_inverse_indicator.csv")
+    by_text = {t.description: t.amount for t in statement.transactions}
+    assert by_text["AIRLINE TICKET"] == D("-489.00")  # 489.00, Debit
+    assert by_text["PAYMENT THANK YOU"] == D("1210.40")  # -1210.40, Credit
+    assert statement.total_debits == D("781.33") and statement.total_credits == D("1254.26")
+    assert statement.warnings == []
+
+
+def test_signs_mixed_against_the_debit_credit_column_are_a_warning() -> None:
+    statement = csv_text("""
+Date,Description,Amount,Type
+01/22/2024,GROCERY,54.20,DEBIT
+01/23/2024,FUEL,-38.00,DEBIT
+01/24/2024,PAYMENT,-500.00,CREDIT
+""")
+    assert any("DEBIT/CREDIT" in w for w in statement.warnings)
+
+
+def test_mixed_signs_confirmed_by_every_running_balance_are_a_note() -> None:
+    statement = csv_text("""
+Date,Description,Amount,Type,Balance
+01/22/2024,GROCERY,54.20,DEBIT,45.80
+01/23/2024,FUEL,-38.00,DEBIT,7.80
+01/24/2024,PAYMENT,-500.00,CREDIT,507.80
+""")
+    assert [t.amount for t in statement.transactions] == [D("-54.20"), D("-38.00"),
+                                                          D("500.00")]
+    assert statement.reconciles is True and statement.warnings == []
+    assert any("DEBIT/CREDIT" in n for n in statement.notes)
+
+
+def test_signs_that_agree_with_the_debit_credit_column_are_kept_quietly() -> None:
+    statement = csv_text("""
+Date,Description,Amount,Type
+01/22/2024,GROCERY,-54.20,DEBIT
+01/23/2024,REFUND,8.00,CREDIT
+""")
+    assert [t.amount for t in statement.transactions] == [D("-54.20"), D("8.00")]
+    assert statement.layout == "inferred:header(date=0,amount=2)"
+    assert statement.warnings == []
+
+
 def test_money_with_more_than_cents_is_not_rounded_silently() -> None:
     statement = csv_text("Date,Description,Amount\n01/02/2024,A,-1.005\n01/03/2024,B,-2.00\n")
     assert len(statement.transactions) == 1
@@ -233,6 +309,51 @@ def test_pending_printed_in_the_date_column() -> None:
     statement = csv_text("Date,Description,Amount\n01/22/2024,A,-1.00\nPending,B,-2.00\n")
     assert statement.pending_excluded == 1 and len(statement.transactions) == 1
     assert not any("cannot be read" in w for w in statement.warnings)
+
+
+def test_rows_that_never_posted_are_left_out_and_counted() -> None:
+    # Failed, DECLINED, Canceled, Returned, reversed, On Hold, Cancelled, pending, hold:
+    # only Posted / Cleared / completed / blank / Settled / POSTED rows count.
+    statement = corpus("gen_status_not_posted.csv")
+    assert len(statement.transactions) == 6 and statement.pending_excluded == 9
+    assert statement.total_debits == D("2032.29") and statement.total_credits == D("4350.75")
+    assert statement.reconciles is True
+    assert "9 row(s) not posted left out: 2 Cancelled, 1 Declined, 1 Failed, 2 On hold, " \
+        "1 Pending, 1 Returned, 1 Reversed" in statement.notes
+    assert statement.warnings == []
+
+
+def test_not_posted_note_says_how_many_and_why() -> None:
+    statement = csv_text("""
+Date,Description,Amount,Transaction Status
+01/22/2024,A,-1.00,Posted
+01/23/2024,B,-2.00,Declined
+01/24/2024,C,-3.00,Pending
+01/25/2024,D,-4.00,PENDING
+""")
+    assert [t.amount for t in statement.transactions] == [D("-1.00")]
+    assert statement.pending_excluded == 3
+    assert "3 row(s) not posted left out: 1 Declined, 2 Pending" in statement.notes
+
+
+def test_an_unknown_status_is_counted_and_warned() -> None:
+    statement = csv_text("""
+Date,Description,Amount,Status
+01/22/2024,A,-1.00,Posted
+01/23/2024,B,-2.00,Disputed
+01/24/2024,C,-3.00,
+""")
+    assert statement.total_debits == D("6.00") and statement.pending_excluded == 0
+    assert any("'Disputed'" in w and "line 3" in w for w in statement.warnings)
+
+
+def test_a_status_column_is_found_in_a_headerless_file() -> None:
+    statement = csv_text("""
+01/22/2024,CARD A,-1.00,Posted
+01/23/2024,CARD B,-2.00,Failed
+01/24/2024,CARD C,-3.00,Posted
+""")
+    assert statement.total_debits == D("4.00") and statement.pending_excluded == 1
 
 
 def test_same_day_newest_first_order_comes_from_the_balance_chain() -> None:

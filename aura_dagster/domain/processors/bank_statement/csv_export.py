@@ -9,10 +9,13 @@
    - without a header, the content: the date column, money columns (one amount, a
      debit/credit pair, a running balance last), the longest text as description.
    A signed amount (any negative value in the column) is never re-signed by a Type
-   column; an unsigned one takes its sign from a DEBIT/CREDIT/CHECK/DSLIP indicator.
+   column of other codes; an unsigned one takes its sign from a DEBIT/CREDIT/CR/DR/
+   CHECK/DSLIP indicator, and so does a signed one whose signs are inverse to such a
+   column on every row (card exports); signs that disagree on some rows only are a doubt.
 3. Rows: dates day-first or month-first as the whole column says; balance rows
    ("Beginning balance as of ...", empty amount) give balances, not transactions;
-   pending rows (status column or a "Pending" section) are left out and counted; a row
+   rows not posted (status Pending, Failed, Declined, ..., or a "Pending" section) are
+   left out, counted and named in a note, an unknown status is a warning; a row
    with money but an unreadable date or amount is reported in `warnings`.
 4. Order: oldest first; same-day rows of a newest-first file are reversed, and where
    that does not hold the running-balance chain (or a time column) decides.
@@ -77,6 +80,28 @@ _DEBIT_FLAGS = frozenset({"DEBIT", "DR", "D", "DB", "WITHDRAWAL", "CHECK", "CHEQ
                           "DEBET"})
 _CREDIT_FLAGS = frozenset({"CREDIT", "CR", "C", "DEPOSIT", "DSLIP", "IN", "KREDIT"})
 _FLAGS = _DEBIT_FLAGS | _CREDIT_FLAGS
+# Status words. Posted rows count (a blank status is posted); the others never moved money
+# and are left out, counted in `pending_excluded` and named in a note. Any other value is
+# counted with a warning: nothing says whether it posted.
+_POSTED = frozenset({"posted", "cleared", "completed", "complete", "settled", "paid", "booked",
+                     "succeeded", "successful", "processed"})
+_NOT_POSTED = {"pending": "Pending", "failed": "Failed", "declined": "Declined",
+               "cancelled": "Cancelled", "canceled": "Cancelled", "returned": "Returned",
+               "reversed": "Reversed", "hold": "On hold", "on hold": "On hold",
+               "held": "On hold", "rejected": "Rejected", "void": "Voided", "voided": "Voided"}
+_NOT_POSTED_WORD = re.compile(r"(on hold|" + "|".join(k for k in _NOT_POSTED if " " not in k)
+                              + r")\b")
+
+
+def _status(cell: str) -> str | None:
+    """"" for a posted row, the reason (`Declined`) for one that never posted, None when
+    the value is neither."""
+    value = re.sub(r"[\s_-]+", " ", cell).strip().lower()
+    if not value or value in _POSTED:
+        return ""
+    if m := _NOT_POSTED_WORD.match(value):
+        return _NOT_POSTED[m[1]]
+    return None
 
 
 @dataclass
@@ -94,12 +119,18 @@ class _Read:
     """Rows of one reading before ordering."""
 
     rows: list[_Row]
-    pending: int = 0
+    not_posted: Counter[str] = field(default_factory=Counter)  # reason -> rows left out
+    unknown_status: dict[str, list[int]] = field(default_factory=dict)  # value -> lines
     opening: Decimal | None = None  # from a balance row inside the table
     closing: Decimal | None = None
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     order: DateOrder | None = None
+
+    @property
+    def pending(self) -> int:
+        """Rows not posted (Pending, Declined, ...), left out of the transactions."""
+        return sum(self.not_posted.values())
 
 
 @dataclass
@@ -183,6 +214,13 @@ def _statement(source: str, reading: Reading, read: _Read, ordered: list[_Row],
                verdict: Verdict, summary: _Summary) -> Statement:
     warnings = list(read.warnings) + list(verdict.breaks)
     notes = list(summary.notes) + list(read.notes)
+    if reading.doubt:
+        how = "the column decided" if reading.indicator >= 0 else "the signs were kept"
+        if ordered and verdict.reconciles and verdict.checked_rows == len(ordered):
+            notes.append(f"{reading.doubt}, not all; {how}, and every row's running balance "
+                         "confirms it")
+        else:
+            warnings.append(f"{reading.doubt}, not all; {how}, not verified")
     if read.order is not None:
         notes.append(f"dates read {read.order.order.upper()}: {read.order.how}")
     if verdict.reconciles is None:
@@ -285,7 +323,8 @@ def _generic_header(cells: list[str]) -> Reading | None:
             return None
     money = {debit, credit, amount}
     description = _find(names, _DESCRIPTION_NAMES, used | money | {flag} - {-1})
-    status = next((i for i, n in enumerate(names) if n == "status"), -1)
+    status = next((i for i, n in enumerate(names)
+                   if re.fullmatch(r"(transaction |txn |payment |posting )?status", n)), -1)
     time = next((i for i, n in enumerate(names) if i not in used and re.search(r"\btime\b", n)
                  and "zone" not in n), -1)
     return Reading(name="inferred:header", date=date,
@@ -326,6 +365,17 @@ def _with_variants(readings: list[Reading], body: list[list[str]], comma: bool
         flags = _flag_column(body, reading)
         settled = replace(reading, indicator=-1 if signed or flags < 0 else flags)
         variants = [settled]
+        if reading.amount >= 0 and signed and flags >= 0:
+            # Signed amounts beside a DEBIT/CREDIT column: signs that agree need nothing;
+            # signs inverse to it on every row (card exports: charges positive, DEBIT)
+            # follow the column; signs that disagree on some rows only are in doubt.
+            agreement = _flag_agreement(body, reading.amount, flags, comma)
+            if agreement == "inverse":
+                variants = [replace(settled, indicator=flags), settled]
+            elif agreement == "mixed":
+                doubt = "the DEBIT/CREDIT column and the amounts' signs disagree on some rows"
+                variants = [replace(settled, doubt=doubt),
+                            replace(settled, indicator=flags, doubt=doubt)]
         if reading.amount >= 0 and not signed and settled.indicator < 0:
             variants.append(replace(settled, amount_sign=-settled.amount_sign))
         if reading.debit >= 0:
@@ -350,20 +400,42 @@ def _column_values(body: list[list[str]], index: int, comma: bool) -> list[Decim
     return values
 
 
+def _flag_agreement(body: list[list[str]], amount: int, flags: int, comma: bool) -> str:
+    """How signed amounts sit with a DEBIT/CREDIT column: "agree" (DEBIT rows negative,
+    CREDIT rows positive), "inverse" (the opposite on every row), else "mixed"."""
+    seen: set[tuple[bool, bool]] = set()  # (flag says debit, amount negative)
+    for row in body:
+        if max(amount, flags) >= len(row) or row[flags].upper() not in _FLAGS:
+            continue
+        try:
+            value = parse_money(row[amount], decimal_comma=comma) if row[amount] else ZERO
+        except ValueError:
+            continue
+        if value != 0:
+            seen.add((row[flags].upper() in _DEBIT_FLAGS, value < 0))
+    if all(debit == negative for debit, negative in seen):
+        return "agree"
+    if all(debit != negative for debit, negative in seen):
+        return "inverse"
+    return "mixed"
+
+
 def _flag_column(body: list[list[str]], reading: Reading) -> int:
-    """A column whose cells are all DEBIT/CREDIT-like flags: the named one, else any."""
+    """A column of DEBIT/CREDIT-like flags on every row with money (a balance row without
+    an amount may leave it blank): the named one, else any."""
     rows = [r for r in body if len(r) > reading.date and is_date(r[reading.date])]
-    if not rows:
+    money = [r for r in rows if any(i < len(r) and r[i] for i in reading.money_columns)]
+    if not money:
         return -1
     width = max(len(r) for r in rows)
     order = ([reading.indicator] if reading.indicator >= 0 else []) + list(range(width))
-    taken = {reading.date, reading.amount, reading.balance, *reading.description}
+    taken = {reading.date, *reading.money_columns, reading.balance, reading.status,
+             *reading.description}
     for index in order:
         if index in taken and index != reading.indicator:
             continue
         values = {r[index].upper() for r in rows if index < len(r) and r[index]}
-        if values and values <= _FLAGS and len(rows) == sum(
-                1 for r in rows if index < len(r) and r[index]):
+        if values and values <= _FLAGS and all(index < len(r) and r[index] for r in money):
             return index
     return -1
 
@@ -391,9 +463,14 @@ def _headerless_readings(table: list[list[str]], comma: bool) -> list[Reading]:
              and any(re.search(r"[.,]\d{1,2}\)?-?$|^-", r[i]) for r in rows if r[i])]
     flags = [i for i in range(width) if i not in money and i != date
              and {r[i].upper() for r in rows if r[i]} <= _FLAGS and any(r[i] for r in rows)]
-    texts = [i for i in range(width) if i not in money and i != date and i not in flags]
+    statuses = [i for i in range(width) if i not in money and i != date and i not in flags
+                and any(r[i] for r in rows)
+                and all(_status(r[i]) is not None and not is_date(r[i]) for r in rows)]
+    status = statuses[0] if statuses else -1
+    texts = [i for i in range(width) if i not in money and i != date and i not in flags
+             and i != status]
     base = Reading(name="inferred:headerless", date=date, description=_descriptions(rows, texts),
-                   indicator=flags[0] if flags else -1)
+                   indicator=flags[0] if flags else -1, status=status)
     inferred: list[Reading] = []
     if len(money) == 1:
         inferred.append(replace(base, amount=money[0]))
@@ -410,6 +487,9 @@ def _headerless_readings(table: list[list[str]], comma: bool) -> list[Reading]:
             inferred.append(replace(base, amount=second, balance=first))
     known = [layout.reading() for layout in headerless_layouts(width)]
     known = [r for r in known if _fits(r, rows, comma)]
+    if status >= 0:  # a Posted / Pending column a known layout skips
+        known = [replace(r, status=status) if r.status < 0 and status not in (
+            r.date, *r.money_columns, r.balance, *r.description) else r for r in known]
     return _with_variants(known + inferred, rows, comma)
 
 
@@ -444,6 +524,10 @@ def _fits(reading: Reading, rows: list[list[str]], comma: bool) -> bool:
         if index >= 0 and not all(not r[index] or is_money(r[index], decimal_comma=comma)
                                   for r in rows):
             return False
+    for index in reading.description:  # a DEBIT/CREDIT flag column is no description
+        values = {r[index].upper() for r in rows if r[index]}
+        if values and values <= _FLAGS:
+            return False
     return reading.money_columns != ()
 
 
@@ -456,6 +540,7 @@ def _read_rows(body: list[list[str]], offset: int, reading: Reading, comma: bool
     footers: list[tuple[int, list[str], str]] = []
     pending_section = False
     last: list[str] | None = None
+    unknown: dict[int, str] = {}  # line -> a status value neither posted nor not posted
     for number, cells in enumerate(body, offset + 1):
         filled = [c for c in cells if c]
         if not filled:
@@ -477,7 +562,7 @@ def _read_rows(body: list[list[str]], offset: int, reading: Reading, comma: bool
             money = _any_money(cells, reading, comma)
             label = " ".join(c for c in cells if c and not is_money(c, decimal_comma=comma))
             if "pending" in date_cell.lower():
-                read.pending += 1  # some exports print "Pending" for the posting date
+                read.not_posted["Pending"] += 1  # "Pending" printed for the posting date
             elif money and _FOOTER.search(label):
                 footers.append((number, cells, label))
             elif money and date_cell:
@@ -491,11 +576,14 @@ def _read_rows(body: list[list[str]], offset: int, reading: Reading, comma: bool
                     first = reading.description[0]
                     last[first] = f"{last[first]} {extra.strip()}".strip()
             continue
-        status = cells[reading.status].lower() if 0 <= reading.status < len(cells) else ""
-        if pending_section or "pending" in status:
-            read.pending += 1
+        status_cell = cells[reading.status] if 0 <= reading.status < len(cells) else ""
+        status = "Pending" if pending_section else _status(status_cell)
+        if status:
+            read.not_posted[status] += 1
             last = None
             continue
+        if status is None:
+            unknown[number] = status_cell
         tokens.append((number, cells, token))
         last = cells
     if not tokens:
@@ -537,8 +625,15 @@ def _read_rows(body: list[list[str]], offset: int, reading: Reading, comma: bool
             continue  # a balance or memo row, not a transaction
         time = parse_time(cells[reading.time]) if 0 <= reading.time < len(cells) else None
         read.rows.append(_Row(number, date, time, description, amount, balance))
+        if number in unknown:
+            read.unknown_status.setdefault(unknown[number], []).append(number)
     if read.pending:
-        read.notes.append(f"{read.pending} pending row(s) left out")
+        why = ", ".join(f"{count} {reason}" for reason, count in sorted(read.not_posted.items()))
+        read.notes.append(f"{read.pending} row(s) not posted left out: {why}")
+    for value, lines in read.unknown_status.items():
+        where = ", ".join(str(n) for n in lines[:5]) + (", ..." if len(lines) > 5 else "")
+        read.warnings.append(f"status {value!r} (line {where}) is neither posted nor a known "
+                             "not-posted status; the row(s) are counted")
     _check_footers(read, footers, reading, comma)
     return read
 

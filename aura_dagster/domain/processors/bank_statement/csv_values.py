@@ -4,7 +4,9 @@ Money: `$ £ €` and currency codes, thousands separators (`,` `.` `'`), parent
 trailing minus, `CR` / `DR` suffixes, and decimal commas (`1.234,56`) in files
 whose delimiter is `;`. Dates: ISO, `yyyymmdd`, `a/b/y` in either order (the whole
 column decides), month names (`12-Dec-2019`, `10 Feb 18`, `Jan 5, 2024`), 2-digit
-years, and a trailing time (`2018-02-25 12:34:56 +0000`).
+years, a trailing time (`2018-02-25 12:34:56 +0000`), and OFX datetimes
+(`20091224120000.000[-5:EST]`: the first eight digits, the time zone ignored as OFX
+readers do, so an evening posting stays on its day).
 """
 
 from __future__ import annotations
@@ -73,6 +75,12 @@ _TIME_TAIL = re.compile(r"[T ]\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?\s*(?:[AP]M)?\s*
                         re.IGNORECASE)
 _ISO = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
 _COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")
+# OFX datetime: yyyymmdd[hhmm[ss[.xxx]]][[offset[:tz]]], time and zone optional. The parts
+# are range-checked so a long reference number is not taken for a date.
+_OFX_DATETIME = re.compile(
+    r"((?:19|20)\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])"
+    r"(?:(?:[01]\d|2[0-3])[0-5]\d(?:[0-5]\d(?:\.\d{1,6})?)?)?"
+    r"(?:\[[+-]?\d{1,2}(?:\.\d{1,2})?(?::[A-Za-z]{1,6})?\])?")
 _NUMERIC = re.compile(r"(\d{1,2})[-/.](\d{1,2})(?:[-/.](\d{2}|\d{4}))?\.?")
 _DAY_MONTH_NAME = re.compile(r"(\d{1,2})[-/ .]([A-Za-z]{3,9})\.?(?:[-/ ,.]+(\d{2}|\d{4}))?")
 _MONTH_NAME_DAY = re.compile(r"([A-Za-z]{3,9})\.?\s+(\d{1,2})(?:,?\s+(\d{4}))?")
@@ -99,6 +107,8 @@ def _year(text: str | None) -> int | None:
 
 @lru_cache(maxsize=8192)  # many rows share a date
 def tokenize_date(text: str) -> DateToken | None:
+    if m := _OFX_DATETIME.fullmatch(text.strip()):
+        return DateToken("ymd", int(m[1]), int(m[2]), int(m[3]))
     raw = _TIME_TAIL.sub("", text.strip()).strip().rstrip(",")
     if not raw or len(raw) > 24:
         return None

@@ -28,6 +28,9 @@ class Reading:
     status: int = -1
     time: int = -1
     date_order: str | None = None  # "mdy" | "dmy" | "ymd" when the layout says
+    # Why the amounts' direction is in doubt (a DEBIT/CREDIT column that disagrees with the
+    # signs on some rows, not all): a warning unless every row's running balance confirms.
+    doubt: str = ""
 
     @property
     def money_columns(self) -> tuple[int, ...]:
