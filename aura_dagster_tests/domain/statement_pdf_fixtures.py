@@ -100,7 +100,7 @@ CASES: tuple[PdfCase, ...] = (
                                           (21, "STRIPE TRANSFER ST-81BB", "990.00"),
                                           (28, "CHECK 2201", "-2400.00")]),
             "split", "%m/%d"),
-    PdfCase("period_for_the_period_sectioned.pdf", "pdf_sectioned", "Generated Credit Union",
+    PdfCase("period_for_the_period_sectioned.pdf", "credit_union_pdf", "Generated Credit Union",
             ("Account activity for the period April 1 - April 30, 2026",),
             (dt.date(2026, 4, 1), dt.date(2026, 4, 30)), Decimal("6010.10"),
             _rows(dt.date(2026, 4, 1), [(2, "MOBILE DEPOSIT", "410.00"),

@@ -8,7 +8,11 @@ from its extension second. Every failure is one of the typed errors of
 
 from __future__ import annotations
 
+import ctypes
+import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pypdfium2 as pdfium
@@ -25,6 +29,7 @@ from aura_dagster.domain.documents.errors import (
     WrongEncodingError,
 )
 from aura_dagster.domain.documents.model import Document, ProcessingStatus
+from aura_dagster.domain.documents.words import PageWords, Word
 
 # A year of daily-volume statements runs to a few hundred pages; beyond this it is
 # more likely a mistake (a scanned archive) than a statement worth the CPU.
@@ -112,7 +117,10 @@ def _decode_text(content: bytes, document_id: str | None, *, legacy_ok: bool) ->
     return text
 
 
-def _extract_pdf(content: bytes, max_pages: int, document_id: str | None) -> ExtractedText:
+@contextmanager
+def _open_pdf(content: bytes, max_pages: int,
+              document_id: str | None) -> Iterator[pdfium.PdfDocument]:
+    """The open document under the PDFium lock; every failure as a typed DocumentError."""
     with _PDFIUM_LOCK:
         try:
             pdf = pdfium.PdfDocument(content)
@@ -130,27 +138,88 @@ def _extract_pdf(content: bytes, max_pages: int, document_id: str | None) -> Ext
             if page_count > max_pages:
                 raise TooManyPagesError(f"{page_count} pages, above the limit of {max_pages}",
                                         document_id=document_id)
-            pages: list[str] = []
-            for index in range(page_count):
-                page = pdf[index]
-                try:
-                    textpage = page.get_textpage()
-                    try:
-                        raw = textpage.get_text_range()
-                    finally:
-                        textpage.close()
-                finally:
-                    page.close()
-                pages.append(raw.replace("\r\n", "\n").replace("\r", "\n"))
+            yield pdf
         except pdfium.PdfiumError as exc:
             raise CorruptDocumentError(f"a PDF page cannot be read: {exc}",
                                        document_id=document_id) from exc
         finally:
             pdf.close()
+
+
+def _extract_pdf(content: bytes, max_pages: int, document_id: str | None) -> ExtractedText:
+    pages: list[str] = []
+    with _open_pdf(content, max_pages, document_id) as pdf:
+        for index in range(len(pdf)):
+            page = pdf[index]
+            try:
+                textpage = page.get_textpage()
+                try:
+                    raw = textpage.get_text_range()
+                finally:
+                    textpage.close()
+            finally:
+                page.close()
+            pages.append(raw.replace("\r\n", "\n").replace("\r", "\n"))
+    page_count = len(pages)
     if not any(page.strip() for page in pages):
         raise NoTextLayerError(f"none of the {page_count} page(s) has a text layer (scanned?)",
                                document_id=document_id)
     return ExtractedText("pdf", "\n\f".join(pages), pages, page_count)
+
+
+_WORD = re.compile(r"\S+")
+
+
+def _page_words(page: pdfium.PdfPage, number: int) -> PageWords:
+    """Each whitespace-separated word with the box from its first to its last character.
+
+    PDFium's text page puts a space (or a line break) between text objects that sit apart,
+    so table cells come out as separate words; asking for two character boxes a word, not
+    one per character, keeps this about 50x faster than pdfplumber's text extraction.
+    """
+    width, height = page.get_size()
+    textpage = page.get_textpage()
+    try:
+        count = textpage.count_chars()
+        text = textpage.get_text_range(0, count) if count else ""
+        if len(text) != count:  # a character outside the BMP: one index per PDFium char
+            text = "".join(chr(pdfium_c.FPDFText_GetUnicode(textpage, i)) if i >= 0 else " "
+                           for i in range(count))
+        words: list[Word] = []
+        raw = textpage.raw
+        left, right = ctypes.c_double(), ctypes.c_double()
+        bottom, top = ctypes.c_double(), ctypes.c_double()
+        box = pdfium_c.FPDFText_GetCharBox
+        refs = (ctypes.byref(left), ctypes.byref(right), ctypes.byref(bottom), ctypes.byref(top))
+        for match in _WORD.finditer(text):
+            box(raw, match.start(), *refs)
+            x0, y_top, y_bottom = left.value, top.value, bottom.value
+            box(raw, match.end() - 1, *refs)
+            words.append(Word(match.group(), x0, right.value, height - max(y_top, top.value),
+                              height - min(y_bottom, bottom.value)))
+    finally:
+        textpage.close()
+    return PageWords(number, width, height, words, "text")
+
+
+def extract_pdf_words(content: bytes, *, max_pages: int = DEFAULT_MAX_PAGES,
+                      document_id: str | None = None) -> list[PageWords]:
+    """Every page's words with their boxes. A page without a text layer has no words; the
+    caller decides (OCR, or NoTextLayerError). Raises a DocumentError subclass."""
+    if not content or not content.strip():
+        raise EmptyDocumentError("the file is empty", document_id=document_id)
+    if b"%PDF-" not in content[:1024]:
+        raise CorruptDocumentError("named like a PDF but has no PDF header",
+                                   document_id=document_id)
+    pages: list[PageWords] = []
+    with _open_pdf(content, max_pages, document_id) as pdf:
+        for index in range(len(pdf)):
+            page = pdf[index]
+            try:
+                pages.append(_page_words(page, index + 1))
+            finally:
+                page.close()
+    return pages
 
 
 def extract_text(content: bytes, filename: str, *, max_pages: int = DEFAULT_MAX_PAGES,

@@ -123,7 +123,7 @@ def _first_amount_after(line: str, pattern: re.Pattern[str]) -> Decimal | None:
     return parse_amount(found[0]) if found else None
 
 
-def _period(lines: list[str]) -> tuple[dt.date, dt.date] | None:
+def find_period(lines: list[str]) -> tuple[dt.date, dt.date] | None:
     """The statement period: a labelled phrase first ("Statement period 06/01/2026 through
     06/30/2026", "for the period April 1 - April 30, 2026"), read across line breaks, then
     "Opening Date ... Closing Date ...", then a bare range of two full dates ("May 1, 2026
@@ -160,8 +160,10 @@ def _period_dates(start_text: str, end_text: str, *,
         start, start_year = parse_date(start_text, default_year=end.year)
     except ValueError:
         return None
-    if not end_year or (start_needs_year and not start_year):
+    if not end_year:
         return None
+    if start_needs_year and not start_year and not 0 <= (end - start).days <= 62:
+        return None  # a bare "Mar 1 - Mar 31, 2026" is a period only when it spans a cycle
     if not start_year and start > end:
         try:
             start = start.replace(year=end.year - 1)
@@ -176,7 +178,7 @@ def parse_statement_text(text: str, *, source: str, page_count: int = 1) -> Stat
     """Parse a statement from its text layer. Raises StatementParseError."""
     lines = [clean_description(line) for line in text.replace("\f", "\n").split("\n")]
     lines = [line for line in lines if line]
-    period = _period(lines)
+    period = find_period(lines)
     opening: Decimal | None = None
     closing: Decimal | None = None
     bank_line = next((line for line in lines[:15] if _BANK_NAME.search(line)), None)

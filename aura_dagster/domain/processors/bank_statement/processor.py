@@ -113,8 +113,9 @@ class BankStatementProcessor(BaseProcessor):
             if ctx.remaining() <= 0:
                 raise TemporaryProcessorError("DEADLINE_EXCEEDED",
                                               "ran out of time between statements")
-            if doc.extraction_error is not None:
-                # Extraction already failed upstream: report it, analyse the others.
+            if doc.extraction_error is not None and doc.extraction_error != "NO_TEXT_LAYER":
+                # Extraction already failed upstream: report it, analyse the others. A scan
+                # (no text layer) is read here, by OCR.
                 unreadable.append({"document_id": doc.document_id, "name": doc.name,
                                    "error": doc.extraction_error})
                 ctx.trace("parse_statement", "skip", f"{doc.name}: {doc.extraction_error}",

@@ -1,0 +1,215 @@
+"""Words with boxes into printed lines, and a line into typed items (dates, amounts, text).
+
+A line is the words whose vertical middles agree; an item is one value as printed,
+which may span words: `May 03, 2026`, `- $45.00`, `1,234.56 CR`, `1043 ^`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from aura_dagster.domain.documents.words import PageWords, Word
+from aura_dagster.domain.processors.bank_statement.values import AMOUNT_RE, parse_amount
+
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+          r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+_MONTHS = {name: index for index, name in enumerate(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
+_NUMERIC_DATE = re.compile(r"(\d{1,2})[/-](\d{1,2})(?:[/-](\d{2}|\d{4}))?")
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_MONTH_WORD = re.compile(_MONTH, re.IGNORECASE)
+_DAY = re.compile(r"(\d{1,2}),?")
+_YEAR = re.compile(r"((?:19|20)\d{2}),?")
+_SIGN_WORD = re.compile(r"^(?:[-+]\$?|\$|[-+]\s?\$)$")
+_SUFFIX_WORD = re.compile(r"^(?:CR|DR|-)$", re.IGNORECASE)
+_NUMBER = re.compile(r"^\d{2,10}[\^*]?$")
+_GAP_MARK = re.compile(r"^[\^*]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    kind: str  # "date" | "amount" | "number" | "text"
+    text: str
+    x0: float
+    x1: float
+    amount: Decimal | None = None
+    # (month, day, year or None) for dates
+    date: tuple[int, int, int | None] | None = None
+
+    @property
+    def center(self) -> float:
+        return (self.x0 + self.x1) / 2
+
+    @property
+    def explicit_sign(self) -> bool:
+        """The amount is printed with its sign: -, +, parentheses, a trailing minus, CR / DR."""
+        return bool(re.search(r"[-+()]|\b(?:CR|DR)\b", self.text, re.IGNORECASE))
+
+
+@dataclass
+class Line:
+    page: int
+    top: float
+    bottom: float
+    words: list[Word]
+    _items: list[Item] | None = None
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+    @property
+    def x0(self) -> float:
+        return self.words[0].x0
+
+    @property
+    def height(self) -> float:
+        return self.bottom - self.top
+
+    @property
+    def items(self) -> list[Item]:
+        if self._items is None:
+            self._items = tokenize(self.words)
+        return self._items
+
+    def amounts(self) -> list[Item]:
+        return [item for item in self.items if item.kind == "amount"]
+
+
+def page_lines(page: PageWords) -> list[Line]:
+    """The page's words grouped into lines, top to bottom, each left to right."""
+    words = sorted(page.words, key=lambda w: (w.middle, w.x0))
+    if not words:
+        return []
+    heights = sorted(w.bottom - w.top for w in words)
+    tolerance = max(1.5, 0.4 * heights[len(heights) // 2])
+    lines: list[Line] = []
+    current: list[Word] = [words[0]]
+    middle = words[0].middle
+    for word in words[1:]:
+        if abs(word.middle - middle) <= tolerance:
+            current.append(word)
+            middle = sum(w.middle for w in current) / len(current)
+        else:
+            lines.append(_line(page.number, current))
+            current, middle = [word], word.middle
+    lines.append(_line(page.number, current))
+    return lines
+
+
+def _line(page: int, words: list[Word]) -> Line:
+    words.sort(key=lambda w: w.x0)
+    return Line(page, min(w.top for w in words), max(w.bottom for w in words), words)
+
+
+def tokenize(words: list[Word]) -> list[Item]:
+    items: list[Item] = []
+    index = 0
+    while index < len(words):
+        found = _date_at(words, index) or _amount_at(words, index)
+        if found is not None:
+            item, index = found
+            items.append(item)
+            continue
+        word = words[index]
+        if _NUMBER.match(word.text):
+            # A check number may carry a gap mark printed apart: `1043 ^`
+            end = index + 1
+            if end < len(words) and _GAP_MARK.match(words[end].text):
+                end += 1
+            items.append(Item("number", " ".join(w.text for w in words[index:end]),
+                              word.x0, words[end - 1].x1))
+            index = end
+            continue
+        items.append(Item("text", word.text, word.x0, word.x1))
+        index += 1
+    return items
+
+
+def _date_at(words: list[Word], index: int) -> tuple[Item, int] | None:
+    text = words[index].text.rstrip(",")
+    m = _ISO_DATE.fullmatch(text)
+    if m:
+        return _date_item(words, index, index + 1, int(m[2]), int(m[3]), int(m[1]))
+    m = _NUMERIC_DATE.fullmatch(text)
+    if m:
+        year = None if m[3] is None else int(m[3]) + (2000 if len(m[3]) == 2 else 0)
+        return _date_item(words, index, index + 1, int(m[1]), int(m[2]), year)
+    if _MONTH_WORD.fullmatch(text) and index + 1 < len(words):
+        day = _DAY.fullmatch(words[index + 1].text)
+        if day:
+            month = _MONTHS[text[:3].lower()]
+            end, year = index + 2, None
+            if end < len(words):
+                y = _YEAR.fullmatch(words[end].text)
+                if y:
+                    end, year = end + 1, int(y[1])
+            return _date_item(words, index, end, month, int(day[1]), year)
+    return None
+
+
+def _date_item(words: list[Word], start: int, end: int, month: int, day: int,
+               year: int | None) -> tuple[Item, int] | None:
+    try:
+        dt.date(year or 2000, month, day)
+    except ValueError:
+        return None
+    text = " ".join(w.text for w in words[start:end])
+    return Item("date", text, words[start].x0, words[end - 1].x1, date=(month, day, year)), end
+
+
+def _amount_at(words: list[Word], index: int) -> tuple[Item, int] | None:
+    start, end = index, index + 1
+    parts = [words[index].text]
+    # `- $45.00`, `+ $1,204.55`, `$ 12.00`: a sign or currency printed apart
+    if _SIGN_WORD.match(parts[0]) and end < len(words) \
+            and words[end].x0 - words[index].x1 < 8:
+        parts.append(words[end].text)
+        end += 1
+    token = "".join(parts)
+    if not AMOUNT_RE.match(token):
+        return None
+    if end < len(words) and _SUFFIX_WORD.match(words[end].text) \
+            and words[end].x0 - words[end - 1].x1 < 6:
+        token += ("" if words[end].text == "-" else " ") + words[end].text
+        end += 1
+    try:
+        value = parse_amount(token)
+    except ValueError:
+        return None
+    return Item("amount", token, words[start].x0, words[end - 1].x1, amount=value), end
+
+
+# What OCR makes of digits in amounts: `§,242.58`, `1,O45.00`, `899.9]`, `15.846.69`.
+_OCR_DIGIT = str.maketrans({"§": "5", "S": "5", "O": "0", "o": "0", "l": "1", "I": "1",
+                            "|": "1", "]": "1", "B": "8"})
+_OCR_AMOUNT_SHAPE = re.compile(r"^([-+(]?\$?)([0-9§SOolI|B][0-9§SOolI|B,.]*[.,][0-9OolI|\]]{2})"
+                               r"([)\-]?)$")
+# `0S/15`, `O5/1l`: a month/day whose digits OCR took for letters
+_OCR_DATE_SHAPE = re.compile(r"^(?=.*\d)[0-9OSolI]{1,2}/[0-9OSolI]{1,2}(?:/[0-9OSolI]{2,4})?$")
+_DOTTED_THOUSANDS = re.compile(r"^\d{1,3}(?:\.\d{3})+\.\d{2}$")
+
+
+def repair_ocr_word(text: str) -> str:
+    """An amount as OCR misread it, repaired when the repair is unambiguous (at least three
+    real digits, letters only where digits belong); any other word unchanged."""
+    if _OCR_DATE_SHAPE.match(text):
+        return text.translate(_OCR_DIGIT)
+    m = _OCR_AMOUNT_SHAPE.match(text)
+    if m is None or sum(ch.isdigit() for ch in m[2]) < 3:
+        return text
+    body = m[2].translate(_OCR_DIGIT)
+    if body[-3] == ",":  # `12,50` read for `12.50`
+        body = body[:-3] + "." + body[-2:]
+    if _DOTTED_THOUSANDS.match(body):
+        body = body[:-3].replace(".", ",") + body[-3:]
+    repaired = m[1] + body + m[3]
+    return repaired if AMOUNT_RE.match(repaired) else text
+
+
+def repair_ocr_page(page: PageWords) -> PageWords:
+    words = [replace(w, text=repair_ocr_word(w.text)) for w in page.words]
+    return replace(page, words=words)

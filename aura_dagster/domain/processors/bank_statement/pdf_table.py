@@ -1,0 +1,630 @@
+"""Statements from a PDF's words by their positions: headers, columns, sections, rows.
+
+How a page is read (layout knowledge in pdf_layouts.toml, none of it per bank):
+- A **header line** (`Date  Description  Withdrawals  Deposits  Balance`) gives the
+  columns: each money item of a row goes to the column it sits under.
+- A **section heading** (`DEPOSITS AND ADDITIONS`, `Checks paid`, `Fees`) gives the sign
+  of a one-amount-column table, says a table is checks (rows may start with the check
+  number, several checks a line), pending rows, or not transactions at all (daily
+  balances, summaries, check images). `(continued)` repeats a section.
+- A **row** is a line that starts with a date (or, in a checks table, a check number)
+  and holds an amount; a following text-only line in the description column continues
+  its description.
+- **Stated values**: beginning / ending balances beside or under their labels, section
+  totals (`Total Deposits and Additions $40,879.22`, `Subtotal: 812.10`), column totals
+  (`Totals  $x  $y`).
+- Several statements in one file are split where a page states another period.
+
+The balance chain judges what was read: opening + signed rows must give every printed
+balance, the closing balance and every stated total. A reading that does not hold is
+returned with `reconciles: false` and the rows that break, so the case parks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from aura_dagster.domain.documents.words import PageWords
+from aura_dagster.domain.processors.bank_statement.balance_chain import Stated, judge
+from aura_dagster.domain.processors.bank_statement.common import RawRow, settle_signs
+from aura_dagster.domain.processors.bank_statement.errors import StatementParseError
+from aura_dagster.domain.processors.bank_statement.model import Statement, Transaction
+from aura_dagster.domain.processors.bank_statement.pdf_layout_data import (
+    PdfKnowledge,
+    knowledge,
+    normalize,
+)
+from aura_dagster.domain.processors.bank_statement.pdf_lines import (
+    Item,
+    Line,
+    page_lines,
+    repair_ocr_page,
+)
+from aura_dagster.domain.processors.bank_statement.pdf_text import find_period
+from aura_dagster.domain.processors.bank_statement.values import resolve_year
+
+ZERO = Decimal("0.00")
+MONEY_ROLES = ("amount", "debit", "credit", "balance")
+_SIGN = {"credit": 1, "debit": -1, "checks": -1}
+_TOTAL = re.compile(r"^(?:sub)?totals?\b(?!\s+for\b)", re.IGNORECASE)
+_PARTIAL_TOTAL = re.compile(r"^subtotal\s+for\b", re.IGNORECASE)
+_PENDING = re.compile(r"^pending$", re.IGNORECASE)
+_ACCOUNT = re.compile(r"\baccount\b[^\n]{0,40}?[\dxX*.\-]*?(\d{4})\b", re.IGNORECASE)
+_MAX_BREAKS_SHOWN = 8
+
+
+@dataclass(frozen=True)
+class Column:
+    role: str
+    x0: float
+    x1: float
+
+
+@dataclass(frozen=True)
+class Header:
+    columns: tuple[Column, ...]
+
+    @property
+    def roles(self) -> set[str]:
+        return {c.role for c in self.columns}
+
+    def role_at(self, item: Item) -> str:
+        """The column an item sits under: between the midpoints to its neighbours' headers.
+        Amounts are placed by their centre, text by its left edge."""
+        x = item.center if item.kind == "amount" else item.x0 + 1
+        columns = self.columns
+        for index, column in enumerate(columns):
+            right = (column.x1 + columns[index + 1].x0) / 2 if index + 1 < len(columns) \
+                else float("inf")
+            if x < right:
+                return column.role
+        return columns[-1].role
+
+    @property
+    def description_x0(self) -> float | None:
+        return next((c.x0 for c in self.columns if c.role == "description"), None)
+
+
+@dataclass
+class _Row:
+    line: Line
+    date: tuple[int, int, int | None]
+    description: str
+    section: str | None  # the section key rows are totalled under
+    amount: Decimal | None = None  # signed when known
+    unsigned: Decimal | None = None
+    sign_hint: int | None = None
+    balance: Decimal | None = None
+    pending: bool = False
+    printed_negative: bool = False  # its amount column prints debits with a sign
+
+
+@dataclass
+class _Chunk:
+    """What one statement's lines say."""
+
+    lines: list[Line]
+    rows: list[_Row] = field(default_factory=list)
+    section_totals: dict[str, Decimal] = field(default_factory=dict)
+    column_totals: dict[str, Decimal] = field(default_factory=dict)
+    opening_row: Decimal | None = None
+    closing_row: Decimal | None = None
+    table_kinds: set[str] = field(default_factory=set)
+
+
+def read_pdf_statements(pages: list[PageWords], *, source: str) -> list[Statement]:
+    """Every statement printed in these pages. Raises StatementParseError."""
+    know = knowledge()
+    pages = [repair_ocr_page(page) if page.source == "ocr" else page for page in pages]
+    lines = [line for page in pages for line in page_lines(page)]
+    if not lines:
+        raise StatementParseError("STATEMENT_NO_TRANSACTIONS", f"{source}: no text on any page")
+    # The bank is named in the first page's letterhead (its rows may name other banks).
+    letterhead = " ".join(line.text for line in lines[:15] if line.page == pages[0].number)
+    bank_layout = know.bank_layout(letterhead)
+    ocr = any(page.source == "ocr" for page in pages)
+    chunks = _split_statements(lines)
+    statements = []
+    for number, chunk_lines in enumerate(chunks, 1):
+        chunk_source = source if len(chunks) == 1 else f"{source}#{number}"
+        pages_in_chunk = len({line.page for line in chunk_lines})
+        statement = _read_chunk(_Chunk(chunk_lines), know, source=chunk_source,
+                                page_count=pages_in_chunk, bank_layout=bank_layout)
+        if ocr:
+            statement = replace(statement, notes=[*statement.notes, "read from a scan by OCR"])
+        statements.append(statement)
+    return statements
+
+
+# --- statements in one file ------------------------------------------------------------
+
+def _split_statements(lines: list[Line]) -> list[list[Line]]:
+    """A page that states a period other than the current statement's starts a new one."""
+    by_page: dict[int, list[Line]] = defaultdict(list)
+    for line in lines:
+        by_page[line.page].append(line)
+    chunks: list[list[Line]] = []
+    current_period = None
+    for page in sorted(by_page):
+        page_lines_ = by_page[page]
+        period = find_period([line.text for line in page_lines_[:40]])
+        # Only a period that does not overlap starts a new statement: a date misread by
+        # OCR on one page's header must not split a statement.
+        if chunks and period is not None and current_period is not None \
+                and (period[0] > current_period[1] or period[1] < current_period[0]):
+            chunks.append([])
+        if not chunks:
+            chunks.append([])
+        if period is not None and (current_period is None or period != current_period):
+            current_period = period
+        chunks[-1].extend(page_lines_)
+    return chunks
+
+
+# --- one statement ---------------------------------------------------------------------
+
+def _read_chunk(chunk: _Chunk, know: PdfKnowledge, *, source: str, page_count: int,
+                bank_layout: str | None) -> Statement:
+    _read_rows(chunk, know)
+    texts = [line.text for line in chunk.lines]
+    notes: list[str] = []
+    warnings: list[str] = []
+    opening, closing = _stated_balances(chunk, know, notes)
+    period = find_period(texts[:120]) or _labelled_period(chunk.lines, know) \
+        or _statement_date_period(chunk.lines)
+    rows = [row for row in chunk.rows if not row.pending]
+    pending = len(chunk.rows) - len(rows)
+    if pending:
+        notes.append(f"{pending} pending row(s) left out: not posted yet")
+    if not rows and (opening is None or closing is None):
+        raise StatementParseError("STATEMENT_NO_TRANSACTIONS",
+                                  f"{source}: no transaction table found")
+    if any(row.printed_negative for row in rows):
+        # The amount column prints debits with their sign: an unsigned amount is a credit.
+        for row in rows:
+            if row.amount is None and row.unsigned is not None:
+                row.amount, row.unsigned = abs(row.unsigned), None
+    dates = _dates(rows, period, source, notes)
+    raw = [RawRow(date, row.description, row.amount, row.unsigned, row.balance, row.sign_hint)
+           for date, row in zip(dates, rows, strict=True)]
+    order = list(range(len(raw)))
+    if len(raw) >= 2 and raw[0].date > raw[-1].date:  # newest first: reverse the whole table
+        order.reverse()
+        notes.append("rows printed newest first")
+    order.sort(key=lambda i: raw[i].date)  # stable: same-day order kept, sections interleave
+    raw = [raw[i] for i in order]
+    sections = [rows[i].section for i in order]
+    if opening is None:
+        opening = chunk.opening_row
+    if closing is None:
+        closing = chunk.closing_row
+    guess_notes = settle_signs(raw, opening, use_section_signs=False)
+    guessed = sum("sign guessed" in note for note in guess_notes)
+    if guessed:
+        warnings.append(f"{guessed} row(s) print an unsigned amount that nothing signs: sign "
+                        "guessed from the description")
+    amounts = [r.amount if r.amount is not None else ZERO for r in raw]
+    labels = [f"{r.date} {r.description[:40]} {r.amount}" for r in raw]
+    verdict = judge(amounts, [r.balance for r in raw], labels,
+                    Stated(opening, closing, chunk.column_totals.get("credit"),
+                           chunk.column_totals.get("debit")))
+    breaks = list(verdict.breaks) + _section_breaks(chunk.section_totals, raw, sections)
+    if period is None:
+        if not raw:
+            raise StatementParseError("STATEMENT_NO_DATES", f"{source}: no statement period")
+        period = (raw[0].date, raw[-1].date)
+    reconciles = verdict.reconciles
+    if breaks:
+        reconciles = False
+        shown = breaks[:_MAX_BREAKS_SHOWN]
+        more = len(breaks) - len(shown)
+        warnings.extend(f"does not reconcile: {b}" for b in shown)
+        if more:
+            warnings.append(f"does not reconcile: {more} more break(s)")
+    transactions = [Transaction(r.date, r.description, amount, r.balance)
+                    for r, amount in zip(raw, amounts, strict=True)]
+    account = next((m[1] for m in map(_ACCOUNT.search, texts[:60]) if m), None)
+    layout = bank_layout or _inferred_layout(chunk)
+    return Statement(
+        source=source, format="pdf", period_start=period[0], period_end=period[1],
+        transactions=transactions, opening_balance=verdict.opening,
+        closing_balance=verdict.closing, opening_balance_source=verdict.opening_source,
+        bank_name=_bank_name(texts), account_id=account, page_count=page_count,
+        notes=notes + guess_notes, layout=layout, pending_excluded=pending,
+        warnings=warnings, chain_verdict=reconciles)
+
+
+_BANK_NAME = re.compile(r"\b(bank|credit union|financial|savings|trust)\b", re.IGNORECASE)
+_PAGE = re.compile(r"\bpage\s+\d+(\s+of\s+\d+)?", re.IGNORECASE)
+
+
+def _bank_name(texts: list[str]) -> str | None:
+    line = next((text for text in texts[:15] if _BANK_NAME.search(text)), None)
+    return _PAGE.sub("", line.split(" - ")[0]).strip() if line else None
+
+
+def _inferred_layout(chunk: _Chunk) -> str:
+    if "split" in chunk.table_kinds:
+        return "pdf_split_columns"
+    if "sectioned" in chunk.table_kinds:
+        return "pdf_sectioned"
+    return "pdf_signed_amount"
+
+
+def _section_breaks(totals: dict[str, Decimal], raw: list[RawRow],
+                    sections: list[str | None]) -> list[str]:
+    sums: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for row, section in zip(raw, sections, strict=True):
+        if section is not None and row.amount is not None:
+            sums[section] += abs(row.amount)
+    return [f"section '{name}' states a total of {stated} but its rows sum to {sums[name]}"
+            for name, stated in totals.items() if abs(stated) != sums[name]]
+
+
+def _dates(rows: list[_Row], period: tuple[dt.date, dt.date] | None, source: str,
+           notes: list[str]) -> list[dt.date]:
+    dates: list[dt.date] = []
+    yearless = 0
+    for row in rows:
+        month, day, year = row.date
+        if year is not None:
+            dates.append(dt.date(year, month, day))
+            continue
+        if period is None:
+            raise StatementParseError("STATEMENT_NO_DATES",
+                                      f"{source}: dates have no year and no statement period")
+        yearless += 1
+        dates.append(resolve_year(month, day, *period))
+    if yearless and period is not None:
+        notes.append(f"row dates print no year: years taken from the statement period "
+                     f"{period[0]} to {period[1]}")
+    return dates
+
+
+# --- rows ------------------------------------------------------------------------------
+
+def _read_rows(chunk: _Chunk, know: PdfKnowledge) -> None:
+    header: Header | None = None
+    section: tuple[str, str] | None = None  # (kind, heading)
+    skipping = False
+    last_row: _Row | None = None
+    for line in chunk.lines:
+        items = line.items
+        has_amount = any(item.kind == "amount" for item in items)
+        if not has_amount and len(line.words) <= 9:
+            found = know.section_kind(line.text)
+            if found is not None:
+                section, skipping, last_row = found, found[0] == "skip", None
+                if not skipping:
+                    header = None if section[0] == "checks" else header
+                continue
+        if not has_amount:
+            new_header = _header(line, know)
+            if new_header is not None:
+                if skipping and "description" not in new_header.roles:
+                    continue
+                if "description" not in new_header.roles \
+                        and "check_number" not in new_header.roles:
+                    skipping = True  # date / balance pairs
+                    continue
+                header, skipping, last_row = new_header, False, None
+                if section is not None and section[0] == "skip":
+                    section = None
+                continue
+            if last_row is not None and _continues(line, last_row, header):
+                last_row.description = f"{last_row.description} {line.text}"
+                last_row.line = line
+                continue
+            continue
+        last_row = None
+        if skipping:
+            continue
+        first = items[0]
+        if _TOTAL.match(line.text) and not _PARTIAL_TOTAL.match(line.text):
+            _record_total(chunk, line, header, section)
+            continue
+        kind = section[0] if section else None
+        if kind == "checks" or (first.kind == "number" and header is not None
+                                and header.role_at(first) == "check_number"):
+            chunk.rows.extend(_check_rows(line, section))
+            chunk.table_kinds.add("sectioned")
+            continue
+        if first.kind != "date" and not (header is not None and first.kind == "amount"
+                                         and len(items) > 1 and items[1].kind == "date"):
+            continue
+        row = _row(line, header, section, know, chunk)
+        if row is not None:
+            chunk.rows.append(row)
+            last_row = row
+
+
+def _header(line: Line, know: PdfKnowledge) -> Header | None:
+    if any(item.kind in ("date", "amount") for item in line.items):
+        return None
+    words = line.words
+    texts = [normalize(w.text) for w in words]
+    columns: list[Column] = []
+    unmatched = 0
+    index = 0
+    while index < len(words):
+        for name, role in know.column_names:
+            if tuple(texts[index:index + len(name)]) == name:
+                columns.append(Column(role, words[index].x0, words[index + len(name) - 1].x1))
+                index += len(name)
+                break
+        else:
+            unmatched += 1
+            index += 1
+    roles = {c.role for c in columns}
+    if not roles & {"date", "check_number"} or not roles & set(MONEY_ROLES) \
+            or unmatched > 2 or len(columns) < 2:
+        return None
+    return Header(tuple(columns))
+
+
+def _continues(line: Line, row: _Row, header: Header | None) -> bool:
+    """A text-only line right under a row, starting in its description column."""
+    if any(item.kind in ("date", "amount") for item in line.items):
+        return False
+    if line.page != row.line.page or line.top - row.line.bottom > 0.9 * row.line.height:
+        return False
+    if _TOTAL.match(line.text) or _PENDING.match(line.text):
+        return False
+    start = header.description_x0 if header is not None else None
+    if start is None:
+        start = row.line.items[1].x0 if len(row.line.items) > 1 else row.line.x0 + 20
+    return abs(line.x0 - start) < 12 or (line.x0 > start and line.x0 < start + 40)
+
+
+def _record_total(chunk: _Chunk, line: Line, header: Header | None,
+                  section: tuple[str, str] | None) -> None:
+    amounts = line.amounts()
+    if section is not None and section[0] in _SIGN:
+        chunk.section_totals[section[1]] = abs(amounts[-1].amount or ZERO)
+        return
+    if header is not None and header.roles & {"debit", "credit"}:
+        for item in amounts:
+            role = header.role_at(item)
+            if role in ("debit", "credit"):
+                chunk.column_totals[role] = abs(item.amount or ZERO)
+
+
+def _check_rows(line: Line, section: tuple[str, str] | None) -> list[_Row]:
+    """Checks printed one to three a line: each entry is a check number, a date and an
+    amount in any order; the amount closes the entry."""
+    rows: list[_Row] = []
+    number: str | None = None
+    date: tuple[int, int, int | None] | None = None
+    words: list[str] = []
+    for item in line.items:
+        if item.kind == "number" and number is None:
+            number = item.text.rstrip("^* ").strip()
+        elif item.kind == "date" and date is None:
+            date = item.date
+        elif item.kind == "amount":
+            if date is not None:
+                text = " ".join(words) or "CHECK"
+                description = f"{text} {number}" if number and number not in text else text
+                rows.append(_Row(line, date, description.strip(),
+                                 section[1] if section else "checks",
+                                 amount=-abs(item.amount or ZERO)))
+            number, date, words = None, None, []
+        elif item.kind == "text" and item.text not in ("^", "*"):
+            words.append(item.text)
+    return rows
+
+
+def _row(line: Line, header: Header | None, section: tuple[str, str] | None,
+         know: PdfKnowledge, chunk: _Chunk) -> _Row | None:
+    items = line.items
+    anchor_index = 0 if items[0].kind == "date" else 1
+    anchor = items[anchor_index]
+    assert anchor.date is not None
+    money: list[tuple[str, Item]] = []
+    text: list[str] = []
+    pending = False
+    for index, item in enumerate(items):
+        if index == anchor_index:
+            continue
+        role = header.role_at(item) if header is not None else None
+        if item.kind == "amount":
+            money.append((role or "", item))
+            continue
+        if _PENDING.match(item.text):
+            pending = True
+            continue
+        if item.kind == "date" and (role == "second_date" or index == anchor_index + 1):
+            continue  # an effective date beside the posting date
+        if role in ("reference", "check_number", "other", "second_date", "balance",
+                    "date") and item.kind != "text":
+            continue
+        if role in ("reference", "other", "second_date"):
+            continue
+        text.append(item.text)
+    if not money:
+        return None
+    description = " ".join(text).strip()
+    kind = section[0] if section else None
+    if kind == "pending":
+        pending = True
+    row = _Row(line, anchor.date, description, section[1] if section and kind in _SIGN
+               else None, pending=pending)
+    if header is None:  # no column header: the last of two amounts is the balance
+        values = [item for _, item in money]
+        if len(values) >= 2:
+            row.balance = values.pop().amount
+        _sign(row, values[-1], kind)
+    else:
+        debit = next((i for r, i in money if r == "debit"), None)
+        credit = next((i for r, i in money if r == "credit"), None)
+        amount = next((i for r, i in money if r == "amount"), None)
+        balance = next((i for r, i in money if r == "balance"), None)
+        stray = [i for r, i in money if r not in MONEY_ROLES]
+        if amount is None and debit is None and credit is None and stray:
+            amount = stray[0]
+        row.balance = balance.amount if balance is not None else None
+        if debit is not None or credit is not None:
+            chunk.table_kinds.add("split")
+            row.amount = abs(credit.amount if credit and credit.amount else ZERO) \
+                - abs(debit.amount if debit and debit.amount else ZERO)
+        elif amount is not None:
+            _sign(row, amount, kind)
+        elif balance is not None:
+            if _matches(description, know.opening_labels):
+                chunk.opening_row = chunk.opening_row if chunk.opening_row is not None \
+                    else balance.amount
+                return None
+            if _matches(description, know.closing_labels):
+                chunk.closing_row = balance.amount
+                return None
+            return None
+    if _matches(description, know.opening_labels) and row.amount is not None \
+            and row.balance is None:
+        chunk.opening_row = row.amount if chunk.opening_row is None else chunk.opening_row
+        return None
+    if _matches(description, know.closing_labels) and row.amount is not None \
+            and row.balance is None:
+        chunk.closing_row = row.amount
+        return None
+    if kind in _SIGN:
+        chunk.table_kinds.add("sectioned")
+    return row
+
+
+def _sign(row: _Row, item: Item, section_kind: str | None) -> None:
+    value = item.amount or ZERO
+    if item.explicit_sign:
+        row.amount = value
+        row.printed_negative = value < 0
+    elif section_kind in _SIGN:
+        row.amount = abs(value) * _SIGN[section_kind]
+    else:
+        row.unsigned = value  # signed later by the running balance, or guessed
+        row.sign_hint = None
+
+
+def _matches(text: str, labels: tuple[str, ...]) -> bool:
+    lowered = normalize(text)
+    return any(lowered.startswith(label) for label in labels)
+
+
+# --- balances and periods stated outside the rows -------------------------------------
+
+def _stated_balances(chunk: _Chunk, know: PdfKnowledge,
+                     notes: list[str]) -> tuple[Decimal | None, Decimal | None]:
+    opening: Decimal | None = None
+    closing: Decimal | None = None
+    available: Decimal | None = None
+    lines = chunk.lines
+    row_lines = {id(row.line) for row in chunk.rows}
+    for index, line in enumerate(lines):
+        if "balance" not in line.text.lower() or id(line) in row_lines \
+                or (line.items and line.items[0].kind == "date"):
+            continue
+        if not any(item.kind == "amount" for item in line.items) \
+                and know.section_kind(line.text) is not None:
+            continue
+        if opening is None:
+            opening = _labelled_amount(lines, index, know.opening_labels)
+        if closing is None:
+            closing = _labelled_amount(lines, index, know.closing_labels)
+        if available is None:
+            available = _labelled_amount(lines, index, know.available_labels)
+    if available is not None and available != closing:
+        notes.append(f"available balance {available} differs from the ending balance "
+                     f"{closing}: not used")
+    return opening, closing
+
+
+def _find_label(line: Line, labels: tuple[str, ...]) -> tuple[float, float] | None:
+    """The x-range of the first label found among the line's words."""
+    texts = [normalize(w.text).rstrip(":") for w in line.words]
+    for label in labels:
+        parts = label.split()
+        for index in range(len(texts) - len(parts) + 1):
+            if texts[index:index + len(parts)] == parts:
+                return line.words[index].x0, line.words[index + len(parts) - 1].x1
+    return None
+
+
+def _labelled_amount(lines: list[Line], index: int, labels: tuple[str, ...]) -> Decimal | None:
+    """The amount after a label on its line, else the one printed under it."""
+    line = lines[index]
+    span = _find_label(line, labels)
+    if span is None:
+        return None
+    after = [item for item in line.amounts() if item.x0 >= span[1] - 1]
+    if after:
+        return after[0].amount
+    if line.amounts():
+        return None
+    for below in lines[index + 1:index + 3]:
+        if below.page != line.page or below.top - line.bottom > 3 * line.height:
+            break
+        for item in below.amounts():
+            if item.x1 >= span[0] - 15 and item.x0 <= span[1] + 15:
+                return item.amount
+    return None
+
+
+def _labelled_period(lines: list[Line], know: PdfKnowledge) -> tuple[dt.date, dt.date] | None:
+    """`Statement start   Statement end` over `May 1, 2026   May 31, 2026`."""
+    for index, line in enumerate(lines[:80]):
+        start_span = _find_label(line, know.period_start_labels)
+        end_span = _find_label(line, know.period_end_labels)
+        if start_span is None or end_span is None:
+            continue
+        for candidate in (line, *lines[index + 1:index + 3]):
+            start = _date_near(candidate, start_span, same_line=candidate is line)
+            end = _date_near(candidate, end_span, same_line=candidate is line)
+            if start and end and start <= end:
+                return start, end
+    return None
+
+
+def _date_near(line: Line, span: tuple[float, float], *, same_line: bool) -> dt.date | None:
+    for item in line.items:
+        if item.kind != "date" or item.date is None or item.date[2] is None:
+            continue
+        inside = item.x0 >= span[1] - 1 if same_line else (
+            item.x1 >= span[0] - 15 and item.x0 <= span[1] + 40)
+        if inside:
+            month, day, year = item.date
+            return dt.date(year, month, day)
+    return None
+
+
+_BEGINNING_ON = re.compile(r"\bbeginning balance on\s+(\d{1,2})/(\d{1,2})\b", re.IGNORECASE)
+_ENDING_ON = re.compile(r"\bending balance on\s+(\d{1,2})/(\d{1,2})\b", re.IGNORECASE)
+
+
+def _statement_date_period(lines: list[Line]) -> tuple[dt.date, dt.date] | None:
+    """A statement date plus `Beginning balance on 4/1` (`Ending balance on 4/30`)."""
+    statement_date: dt.date | None = None
+    for line in lines[:25]:
+        for item in line.items:
+            if item.kind == "date" and item.date is not None and item.date[2] is not None:
+                month, day, year = item.date
+                statement_date = dt.date(year, month, day)
+                break
+        if statement_date is not None:
+            break
+    if statement_date is None:
+        return None
+    text = " ".join(line.text for line in lines[:120])
+    begin, end = _BEGINNING_ON.search(text), _ENDING_ON.search(text)
+    if begin is None:
+        return None
+    start = dt.date(statement_date.year, int(begin[1]), int(begin[2]))
+    if start > statement_date:
+        start = start.replace(year=statement_date.year - 1)
+    stop = statement_date
+    if end is not None:
+        stop = dt.date(start.year, int(end[1]), int(end[2]))
+        if stop < start:
+            stop = stop.replace(year=start.year + 1)
+    return start, stop
