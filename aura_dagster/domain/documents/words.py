@@ -8,10 +8,12 @@ tolerances reads both.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Word:
+class Word(NamedTuple):
+    """A tuple: a page holds hundreds, and building them is the text layer's hot loop."""
+
     text: str
     x0: float
     x1: float

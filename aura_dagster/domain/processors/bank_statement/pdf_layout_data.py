@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 
 SECTION_KINDS = frozenset({"credit", "debit", "checks", "pending", "skip"})
@@ -36,6 +36,15 @@ class PdfKnowledge:
     period_start_labels: tuple[str, ...]
     period_end_labels: tuple[str, ...]
     banks: tuple[Bank, ...]
+
+    @cached_property
+    def column_names_by_first(self) -> dict[str, tuple[tuple[tuple[str, ...], str], ...]]:
+        """`column_names` by their first word, longest first (a header line is tried word by
+        word against these)."""
+        index: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        for name, role in self.column_names:
+            index.setdefault(name[0], []).append((name, role))
+        return {first: tuple(names) for first, names in index.items()}
 
     def section_kind(self, line_text: str) -> tuple[str, str] | None:
         """(kind, heading) when the whole line is a section heading."""

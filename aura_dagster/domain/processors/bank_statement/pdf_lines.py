@@ -27,9 +27,10 @@ _SIGN_WORD = re.compile(r"^(?:[-+]\$?|\$|[-+]\s?\$)$")
 _SUFFIX_WORD = re.compile(r"^(?:CR|DR|-)$", re.IGNORECASE)
 _NUMBER = re.compile(r"^\d{2,10}[\^*]?$")
 _GAP_MARK = re.compile(r"^[\^*]+$")
+_PLAIN_AMOUNT = re.compile(r"^\$?\d{1,3}(?:,\d{3})*\.\d{2}$")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built for every word, and frozen init costs 3x
 class Item:
     kind: str  # "date" | "amount" | "number" | "text"
     text: str
@@ -56,10 +57,13 @@ class Line:
     bottom: float
     words: list[Word]
     _items: list[Item] | None = None
+    _text: str | None = None
 
     @property
     def text(self) -> str:
-        return " ".join(w.text for w in self.words)
+        if self._text is None:
+            self._text = " ".join(w.text for w in self.words)
+        return self._text
 
     @property
     def x0(self) -> float:
@@ -81,21 +85,22 @@ class Line:
 
 def page_lines(page: PageWords) -> list[Line]:
     """The page's words grouped into lines, top to bottom, each left to right."""
-    words = sorted(page.words, key=lambda w: (w.middle, w.x0))
-    if not words:
+    if not page.words:
         return []
-    heights = sorted(w.bottom - w.top for w in words)
+    keyed = sorted(((w.top + w.bottom) / 2, w.x0, w) for w in page.words)
+    heights = sorted(w.bottom - w.top for w in page.words)
     tolerance = max(1.5, 0.4 * heights[len(heights) // 2])
     lines: list[Line] = []
-    current: list[Word] = [words[0]]
-    middle = words[0].middle
-    for word in words[1:]:
-        if abs(word.middle - middle) <= tolerance:
+    current: list[Word] = [keyed[0][2]]
+    middle = total = keyed[0][0]
+    for word_middle, _, word in keyed[1:]:
+        if abs(word_middle - middle) <= tolerance:
             current.append(word)
-            middle = sum(w.middle for w in current) / len(current)
+            total += word_middle
+            middle = total / len(current)
         else:
             lines.append(_line(page.number, current))
-            current, middle = [word], word.middle
+            current, middle, total = [word], word_middle, word_middle
     lines.append(_line(page.number, current))
     return lines
 
@@ -109,13 +114,20 @@ def tokenize(words: list[Word]) -> list[Item]:
     items: list[Item] = []
     index = 0
     while index < len(words):
-        found = _date_at(words, index) or _amount_at(words, index)
+        first = words[index].text[:1]
+        found = None
+        if first.isdigit():
+            found = _numeric_date_at(words, index) or _amount_at(words, index)
+        elif first in "-+$(":
+            found = _amount_at(words, index)
+        elif first in _MONTH_INITIALS:
+            found = _month_date_at(words, index)
         if found is not None:
             item, index = found
             items.append(item)
             continue
         word = words[index]
-        if _NUMBER.match(word.text):
+        if first.isdigit() and _NUMBER.match(word.text):
             # A check number may carry a gap mark printed apart: `1043 ^`
             end = index + 1
             if end < len(words) and _GAP_MARK.match(words[end].text):
@@ -129,7 +141,10 @@ def tokenize(words: list[Word]) -> list[Item]:
     return items
 
 
-def _date_at(words: list[Word], index: int) -> tuple[Item, int] | None:
+_MONTH_INITIALS = frozenset("JFMASONDjfmasond")
+
+
+def _numeric_date_at(words: list[Word], index: int) -> tuple[Item, int] | None:
     text = words[index].text.rstrip(",")
     m = _ISO_DATE.fullmatch(text)
     if m:
@@ -138,7 +153,12 @@ def _date_at(words: list[Word], index: int) -> tuple[Item, int] | None:
     if m:
         year = None if m[3] is None else int(m[3]) + (2000 if len(m[3]) == 2 else 0)
         return _date_item(words, index, index + 1, int(m[1]), int(m[2]), year)
-    if _MONTH_WORD.fullmatch(text) and index + 1 < len(words):
+    return None
+
+
+def _month_date_at(words: list[Word], index: int) -> tuple[Item, int] | None:
+    text = words[index].text.rstrip(",")
+    if len(text) <= 10 and _MONTH_WORD.fullmatch(text) and index + 1 < len(words):
         day = _DAY.fullmatch(words[index + 1].text)
         if day:
             month = _MONTHS[text[:3].lower()]
@@ -176,10 +196,13 @@ def _amount_at(words: list[Word], index: int) -> tuple[Item, int] | None:
             and words[end].x0 - words[end - 1].x1 < 6:
         token += ("" if words[end].text == "-" else " ") + words[end].text
         end += 1
-    try:
-        value = parse_amount(token)
-    except ValueError:
-        return None
+    if _PLAIN_AMOUNT.match(token):  # most amounts: no sign, no suffix
+        value = Decimal(token.lstrip("$").replace(",", ""))
+    else:
+        try:
+            value = parse_amount(token)
+        except ValueError:
+            return None
     return Item("amount", token, words[start].x0, words[end - 1].x1, amount=value), end
 
 

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import cached_property
 
 from aura_dagster.domain.documents.words import PageWords
 from aura_dagster.domain.processors.bank_statement.balance_chain import Stated, judge
@@ -76,13 +78,15 @@ class Header:
         """The column an item sits under: between the midpoints to its neighbours' headers.
         Amounts are placed by their centre, text by its left edge."""
         x = item.center if item.kind == "amount" else item.x0 + 1
+        return self.columns[bisect_right(self.boundaries, x)].role
+
+    @cached_property
+    def boundaries(self) -> list[float]:
+        """Where one column's region ends and the next one's starts: halfway between
+        their headers."""
         columns = self.columns
-        for index, column in enumerate(columns):
-            right = (column.x1 + columns[index + 1].x0) / 2 if index + 1 < len(columns) \
-                else float("inf")
-            if x < right:
-                return column.role
-        return columns[-1].role
+        return [(left.x1 + right.x0) / 2 for left, right in zip(columns, columns[1:],
+                                                                 strict=False)]
 
     @property
     def description_x0(self) -> float | None:
@@ -151,7 +155,7 @@ def _split_statements(lines: list[Line]) -> list[list[Line]]:
     current_period = None
     for page in sorted(by_page):
         page_lines_ = by_page[page]
-        period = find_period([line.text for line in page_lines_[:40]])
+        period = find_period([line.text for line in page_lines_[:20]])  # its letterhead
         # Only a period that does not overlap starts a new statement: a date misread by
         # OCR on one page's header must not split a statement.
         if chunks and period is not None and current_period is not None \
@@ -351,7 +355,7 @@ def _header(line: Line, know: PdfKnowledge) -> Header | None:
     unmatched = 0
     index = 0
     while index < len(words):
-        for name, role in know.column_names:
+        for name, role in know.column_names_by_first.get(texts[index], ()):
             if tuple(texts[index:index + len(name)]) == name:
                 columns.append(Column(role, words[index].x0, words[index + len(name) - 1].x1))
                 index += len(name)
@@ -508,6 +512,8 @@ def _sign(row: _Row, item: Item, section_kind: str | None) -> None:
 
 
 def _matches(text: str, labels: tuple[str, ...]) -> bool:
+    if "balance" not in text.lower() and "forward" not in text.lower():
+        return False  # every balance label says one of these
     lowered = normalize(text)
     return any(lowered.startswith(label) for label in labels)
 
