@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint bench clean services
+.PHONY: venv demo test lint bench clean services ocr
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,20 +12,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-venv: $(STAMP)
+venv: $(STAMP) ocr
+
+# OCR of scanned statements needs tesseract: installed when missing and apt-get can (as
+# root); otherwise a line says what to install. Never fails the build.
+ocr:
+	@scripts/ensure-ocr.sh
 
 # Start PostgreSQL when it is installed but down (tests need it; the demo does not).
 services:
 	@scripts/ensure-services.sh
 
-demo: $(STAMP)
+demo: $(STAMP) ocr
 	$(BIN)/aura-dagster demo
 
-test: $(STAMP) services
+test: $(STAMP) services ocr
 	$(BIN)/ruff check aura_dagster aura_dagster_tests benchmarks
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP) services
+bench: $(STAMP) services ocr
 	$(BIN)/python benchmarks/run_all.py
 
 clean:

@@ -45,3 +45,15 @@ class TooManyPagesError(DocumentError):
 
 class UnsupportedDocumentError(DocumentError):
     code = "UNSUPPORTED_FORMAT"
+
+
+class OcrUnavailableError(DocumentError):
+    """A scan needs OCR and the tesseract binary is not installed (nor on PATH)."""
+
+    code = "OCR_UNAVAILABLE"
+
+
+class OcrFailedError(DocumentError):
+    """Tesseract ran and failed on a page: it exited non-zero or ran out of time."""
+
+    code = "OCR_FAILED"

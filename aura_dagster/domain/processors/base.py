@@ -22,7 +22,11 @@ from typing import Any, ClassVar
 
 from ulid import ULID
 
-from aura_dagster.domain.documents.errors import DocumentError, TooManyPagesError
+from aura_dagster.domain.documents.errors import (
+    DocumentError,
+    NoTextLayerError,
+    TooManyPagesError,
+)
 from aura_dagster.domain.documents.extraction import DEFAULT_MAX_PAGES
 from aura_dagster.domain.documents.model import Document, DocumentType
 from aura_dagster.domain.factors import FactorSpec
@@ -203,6 +207,8 @@ class BaseProcessor(ABC):
     # System defaults: the bottom layer of config resolution (system <- tenant <- underwriting).
     CONFIG: ClassVar[dict[str, Any]] = {"timeout_seconds": 60.0, "cost_cents": 0}
     REQUIRED_DOCUMENT_TYPES: ClassVar[frozenset[DocumentType]] = frozenset()
+    # Reads image-only PDFs itself (OCR): a scan's NO_TEXT_LAYER is not unreadable to it.
+    READS_SCANS: ClassVar[bool] = False
     # External API the processor calls; the engine limits concurrency per pool.
     API_POOL: ClassVar[str | None] = None
     # Every factor the processor can produce (domain/factors.py): the factor dictionary,
@@ -243,7 +249,8 @@ class BaseProcessor(ABC):
         checked = [d.with_changes(extraction_error=TooManyPagesError.code)
                    if d.extraction_error is None and (d.page_count or 0) > max_pages else d
                    for d in relevant]
-        return checked, [d for d in checked if d.extraction_error is not None]
+        return checked, [d for d in checked if d.extraction_error is not None
+                         and not (self.READS_SCANS and d.extraction_error == NoTextLayerError.code)]
 
     # -- work ------------------------------------------------------------------------------
     @abstractmethod

@@ -234,5 +234,5 @@ def repair_ocr_word(text: str) -> str:
 
 
 def repair_ocr_page(page: PageWords) -> PageWords:
-    words = [replace(w, text=repair_ocr_word(w.text)) for w in page.words]
+    words = [w._replace(text=repair_ocr_word(w.text)) for w in page.words]
     return replace(page, words=words)

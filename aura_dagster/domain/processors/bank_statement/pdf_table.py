@@ -179,7 +179,7 @@ def _read_chunk(chunk: _Chunk, know: PdfKnowledge, *, source: str, page_count: i
     warnings: list[str] = []
     opening, closing = _stated_balances(chunk, know, notes)
     period = find_period(texts[:120]) or _labelled_period(chunk.lines, know) \
-        or _statement_date_period(chunk.lines)
+        or _period_under_label(chunk.lines) or _statement_date_period(chunk.lines)
     rows = [row for row in chunk.rows if not row.pending]
     pending = len(chunk.rows) - len(rows)
     if pending:
@@ -601,6 +601,24 @@ def _date_near(line: Line, span: tuple[float, float], *, same_line: bool) -> dt.
         if inside:
             month, day, year = item.date
             return dt.date(year, month, day)
+    return None
+
+
+def _period_under_label(lines: list[Line]) -> tuple[dt.date, dt.date] | None:
+    """`Statement Period` over two full dates on the lines below it, with nothing joining
+    them (a dash lost to OCR, or none printed)."""
+    for index, line in enumerate(lines[:80]):
+        if "period" not in line.text.lower():
+            continue
+        dates: list[dt.date] = []
+        for candidate in lines[index:index + 4]:
+            if candidate.page != line.page or candidate.top - line.bottom > 40:
+                break
+            dates.extend(dt.date(d[2], d[0], d[1]) for d in
+                         (item.date for item in candidate.items if item.kind == "date")
+                         if d is not None and d[2] is not None)
+        if len(dates) >= 2 and 0 < (dates[1] - dates[0]).days <= 400:
+            return dates[0], dates[1]
     return None
 
 

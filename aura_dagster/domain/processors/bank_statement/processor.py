@@ -11,6 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from aura_dagster.domain.documents.errors import NoTextLayerError
 from aura_dagster.domain.documents.extraction import DEFAULT_MAX_PAGES
 from aura_dagster.domain.documents.model import Document, DocumentType
 from aura_dagster.domain.factors import FactorSpec
@@ -87,6 +88,7 @@ class BankStatementProcessor(BaseProcessor):
     NAME: ClassVar[str] = "Bank Statement Analysis"
     REQUIRED_DOCUMENT_TYPES: ClassVar[frozenset[DocumentType]] = frozenset(
         {DocumentType.BANK_STATEMENT})
+    READS_SCANS: ClassVar[bool] = True  # image-only statements are read by OCR
     FACTORS: ClassVar[tuple[FactorSpec, ...]] = BANK_STATEMENT_FACTORS
     CONFIG: ClassVar[dict[str, Any]] = {
         "timeout_seconds": 120.0,
@@ -113,7 +115,7 @@ class BankStatementProcessor(BaseProcessor):
             if ctx.remaining() <= 0:
                 raise TemporaryProcessorError("DEADLINE_EXCEEDED",
                                               "ran out of time between statements")
-            if doc.extraction_error is not None and doc.extraction_error != "NO_TEXT_LAYER":
+            if doc.extraction_error not in (None, NoTextLayerError.code):
                 # Extraction already failed upstream: report it, analyse the others. A scan
                 # (no text layer) is read here, by OCR.
                 unreadable.append({"document_id": doc.document_id, "name": doc.name,
