@@ -8,6 +8,7 @@ every layout feature the corpus promises is printed.
 
 from __future__ import annotations
 
+import ctypes
 import json
 from collections import defaultdict
 from decimal import Decimal
@@ -15,7 +16,14 @@ from decimal import Decimal
 import pypdfium2
 import pytest
 
-from aura_dagster_tests.fixtures.pdf_corpus import FOLDER, LAYOUTS, cases, render, sidecar
+from aura_dagster_tests.fixtures.pdf_corpus import (
+    FOLDER,
+    LAYOUTS,
+    VARIANTS,
+    cases,
+    render,
+    sidecar,
+)
 
 BROKEN = "broken_omitted_row_pdf.pdf"
 
@@ -41,7 +49,8 @@ def test_corpus_size_and_names() -> None:
             assert case.name.startswith(f"{case.layout}_") and case.name.endswith(".pdf")
         assert not case.name.startswith("period_")
     assert len(per_layout) >= 16
-    assert set(per_layout) == set(LAYOUTS)
+    assert set(per_layout) == set(LAYOUTS) | {layout.key for layout in VARIANTS.values()}
+    assert {case.variant for case in all_cases} == {"", *VARIANTS}
     assert all(len([n for n in names if n != BROKEN]) >= 2 for names in per_layout.values())
 
 
@@ -53,7 +62,7 @@ def test_each_sidecar_is_the_cases_expected_values() -> None:
                                 "total_credits", "total_debits", "reconciles",
                                 "pending_excluded", "layout"}
         if len(case.statements) == 1:
-            assert written == case.statements[0].expected(case.layout)
+            assert written == case.statements[0].expected(case.expected_layout)
 
 
 def test_opening_plus_rows_is_closing_except_the_broken_case() -> None:
@@ -165,3 +174,70 @@ def test_every_row_amount_is_printed_and_pages_are_numbered() -> None:
             for row in st.rows:
                 assert f"{abs(row.amount):,.2f}" in text, (case.name, row)
         assert all(("Page " in page) or (" of " in page) for page in pages), case.name
+
+
+# The harder drawings (banks_hard): what each promises to print, by file.
+VARIANT_FEATURES = {
+    "generic_bank_pdf_legacy_courier.pdf": ["MIDLAND PRAIRIE BANK",
+                                            "STATEMENT PERIOD 05/01/26 THRU 05/31/26",
+                                            "BALANCE FORWARD", "CONTINUED ON NEXT PAGE",
+                                            "*** END OF STATEMENT ***"],
+    "wells_fargo_pdf_stacked_header.pdf": ["Deposits/", "Credits", "Withdrawals/", "Debits",
+                                           "Ending daily", "balance", "Beginning balance on 5/1"],
+    "citi_pdf_wrapped_bottom.pdf": ["CHECKING ACTIVITY (continued)", "Total Debits/Credits"],
+    "credit_union_pdf_cr_suffix.pdf": ["CASCADE FEDERAL CREDIT UNION", " CR",
+                                       "Beginning Balance", "Ending Balance"],
+    "regions_pdf_landscape.pdf": ["Regions Bank", "Deposits & Credits (", "Withdrawals (",
+                                  "Reference", "Type", "Effective"],
+    "generic_bank_pdf_right_box.pdf": ["Lakeshore Community Bank", "Deposits & Other Credits",
+                                       "Electronic Debits", "Checks Cleared",
+                                       "Statement Period:", "Beginning Balance"],
+    "chase_pdf_mixed_case.pdf": ["Deposits and Additions:", "Total deposits and additions:",
+                                 "Total for this page:", "Continued on next page",
+                                 "Electronic Withdrawals: (continued)", "Checking Summary:"],
+    "online_printout_pdf_status_column.pdf": ["Status", "Pending", "Posted",
+                                              "Showing: All transactions, newest first"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(VARIANT_FEATURES))
+def test_every_harder_drawing_prints_what_it_promises(name: str) -> None:
+    pdf = pypdfium2.PdfDocument((FOLDER / name).read_bytes())
+    try:
+        text = "\n".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
+        sizes = [pdf[i].get_size() for i in range(len(pdf))]
+    finally:
+        pdf.close()
+    assert not [feature for feature in VARIANT_FEATURES[name] if feature not in text]
+    landscape = all(width > height for width, height in sizes)
+    assert landscape is (name == "regions_pdf_landscape.pdf")
+
+
+def test_the_harder_drawings_are_all_in_the_corpus() -> None:
+    drawn = {case.name for case in cases() if case.variant}
+    assert drawn == set(VARIANT_FEATURES)
+    twin = next(c for c in cases() if c.name == "online_printout_pdf_status_column.pdf")
+    (st,) = twin.statements
+    same_day = [(r.date, r.amount) for r in st.rows]
+    assert any(same_day.count(key) > 1 for key in same_day)
+
+
+def test_legacy_rows_are_one_text_string_each() -> None:
+    case = next(c for c in cases() if c.variant == "legacy_courier")
+    pdf = pypdfium2.PdfDocument((FOLDER / case.name).read_bytes())
+    try:
+        page = pdf[0]
+        textpage = page.get_textpage()
+        objects = []
+        for obj in page.get_objects(filter=[pypdfium2.raw.FPDF_PAGEOBJ_TEXT]):
+            size = pypdfium2.raw.FPDFTextObj_GetText(obj.raw, textpage.raw, None, 0)
+            buffer = ctypes.create_string_buffer(size)
+            pypdfium2.raw.FPDFTextObj_GetText(
+                obj.raw, textpage.raw, ctypes.cast(buffer, ctypes.POINTER(ctypes.c_ushort)), size)
+            objects.append(buffer.raw[:size - 2].decode("utf-16-le"))
+    finally:
+        pdf.close()
+    row = next(r for r in case.statements[0].rows if r.amount > 0)
+    # PDFium reads the padding as one space: the row is one text object all the same
+    assert any(text.startswith(f"{row.date:%m/%d} {row.description} ")
+               and f"{row.amount:,.2f}" in text for text in objects)

@@ -39,7 +39,7 @@ def test_each_statement_reads_as_printed(case: Case) -> None:
         assert read.closing_balance == truth.closing
         assert read.pending_excluded == len(truth.pending)
         assert read.reconciles is truth.reconciles
-        assert read.layout == case.layout
+        assert read.layout == case.expected_layout
         if truth.reconciles:
             assert read.warnings == [], "a reconciled statement has nothing for a reviewer"
         else:

@@ -192,8 +192,10 @@ def _amount_at(words: list[Word], index: int) -> tuple[Item, int] | None:
     token = "".join(parts)
     if not AMOUNT_RE.match(token):
         return None
+    # A CR / DR / trailing minus printed apart: within about a character of the amount
+    char_width = (words[end - 1].x1 - words[start].x0) / max(1, len(token))
     if end < len(words) and _SUFFIX_WORD.match(words[end].text) \
-            and words[end].x0 - words[end - 1].x1 < 6:
+            and words[end].x0 - words[end - 1].x1 < max(6.0, 1.6 * char_width):
         token += ("" if words[end].text == "-" else " ") + words[end].text
         end += 1
     if _PLAIN_AMOUNT.match(token):  # most amounts: no sign, no suffix

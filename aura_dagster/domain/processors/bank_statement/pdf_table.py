@@ -77,8 +77,14 @@ class Header:
     def role_at(self, item: Item) -> str:
         """The column an item sits under: between the midpoints to its neighbours' headers.
         Amounts are placed by their centre, text by its left edge."""
-        x = item.center if item.kind == "amount" else item.x0 + 1
-        return self.columns[bisect_right(self.boundaries, x)].role
+        if item.kind == "amount":
+            return self.columns[bisect_right(self.boundaries, item.center)].role
+        # Text is left-aligned: it belongs to a column until the next heading starts.
+        return self.columns[bisect_right(self.text_boundaries, item.x0 + 1)].role
+
+    @cached_property
+    def text_boundaries(self) -> list[float]:
+        return [right.x0 - 2 for right in self.columns[1:]]
 
     @cached_property
     def boundaries(self) -> list[float]:
@@ -296,12 +302,17 @@ def _read_rows(chunk: _Chunk, know: PdfKnowledge) -> None:
     section: tuple[str, str] | None = None  # (kind, heading)
     skipping = False
     last_row: _Row | None = None
+    previous: Line | None = None
+    # A row whose date line holds no amount: its amounts come on a later wrapped line.
+    open_lines: list[Line] = []
     for line in chunk.lines:
+        line_before, previous = previous, line
         items = line.items
         has_amount = any(item.kind == "amount" for item in items)
         if not has_amount and len(line.words) <= 9:
             found = know.section_kind(line.text)
             if found is not None:
+                open_lines = []
                 section, skipping, last_row = found, found[0] == "skip", None
                 if not skipping:
                     header = None if section[0] == "checks" else header
@@ -309,25 +320,44 @@ def _read_rows(chunk: _Chunk, know: PdfKnowledge) -> None:
         if not has_amount:
             new_header = _header(line, know)
             if new_header is not None:
-                if skipping and "description" not in new_header.roles:
+                roles = new_header.roles
+                # A transaction table: a description, or deposit / withdrawal columns
+                # (its other title words may stand on a line of their own). Daily-balance
+                # tables have neither.
+                transactions = "description" in roles or bool(roles & {"debit", "credit"})
+                if skipping and not transactions:
                     continue
-                if "description" not in new_header.roles \
-                        and "check_number" not in new_header.roles:
+                if not transactions and "check_number" not in roles:
                     skipping = True  # date / balance pairs
                     continue
-                header, skipping, last_row = new_header, False, None
+                header, skipping, last_row, open_lines = new_header, False, None, []
                 if section is not None and section[0] == "skip":
                     section = None
+                inferred = _heading_sign(line_before, line, know)
+                if inferred is not None:
+                    section = inferred
                 continue
             if last_row is not None and _continues(line, last_row, header):
                 last_row.description = f"{last_row.description} {line.text}"
                 last_row.line = line
                 continue
+            if open_lines and _continues(line, _Row(open_lines[-1], (1, 1, None), "", None),
+                                         header):
+                open_lines.append(line)
+                continue
+            open_lines = [line] if not skipping and _opens_row(line, header) else []
             continue
         last_row = None
         if skipping:
             continue
         first = items[0]
+        below = open_lines[-1] if open_lines else None
+        if below is not None and not _TOTAL.match(line.text) and not _opens_row(line, header) \
+                and line.page == below.page and line.top - below.bottom <= 1.5 * below.height:
+            words = [w for part in (*open_lines, line) for w in part.words]
+            line = Line(line.page, line.top, line.bottom, words)  # one line high
+            items, first = line.items, line.items[0]
+        open_lines = []
         if _TOTAL.match(line.text) and not _PARTIAL_TOTAL.match(line.text):
             _record_total(chunk, line, header, section)
             continue
@@ -344,6 +374,26 @@ def _read_rows(chunk: _Chunk, know: PdfKnowledge) -> None:
         if row is not None:
             chunk.rows.append(row)
             last_row = row
+
+
+_DEBIT_WORDS = re.compile(r"\b(debits?|withdrawals?|payments?|fees?|checks?|charges?|purchases?"
+                          r"|deductions?|subtractions?)\b", re.IGNORECASE)
+_CREDIT_WORDS = re.compile(r"\b(deposits?|credits?|additions?|interest)\b", re.IGNORECASE)
+
+
+def _heading_sign(above: Line | None, header_line: Line,
+                  know: PdfKnowledge) -> tuple[str, str] | None:
+    """A short title right above a table header that pdf_layouts.toml does not list: its
+    sign from its words ("Electronic Debits"), when they say one direction only."""
+    if above is None or above.page != header_line.page or above.amounts() \
+            or len(above.words) > 6 or header_line.top - above.bottom > 3 * header_line.height:
+        return None
+    if know.section_kind(above.text) is not None:
+        return None  # a known heading already set the section
+    debit, credit = _DEBIT_WORDS.search(above.text), _CREDIT_WORDS.search(above.text)
+    if bool(debit) == bool(credit):
+        return None
+    return ("debit" if debit else "credit"), normalize(above.text)
 
 
 def _header(line: Line, know: PdfKnowledge) -> Header | None:
@@ -370,17 +420,26 @@ def _header(line: Line, know: PdfKnowledge) -> Header | None:
     return Header(tuple(columns))
 
 
+def _opens_row(line: Line, header: Header | None) -> bool:
+    """A line that starts with a date under the Date heading (its amounts may follow)."""
+    first = line.items[0] if line.items else None
+    return (header is not None and first is not None and first.kind == "date"
+            and header.role_at(first) == "date")
+
+
 def _continues(line: Line, row: _Row, header: Header | None) -> bool:
     """A text-only line right under a row, starting in its description column."""
-    if any(item.kind in ("date", "amount") for item in line.items):
+    if any(item.kind == "amount" for item in line.items):
         return False
-    if line.page != row.line.page or line.top - row.line.bottom > 0.9 * row.line.height:
-        return False
+    if line.page != row.line.page or line.top - row.line.bottom > 1.5 * row.line.height:
+        return False  # (a line's height is its glyphs': rows sit about two apart)
     if _TOTAL.match(line.text) or _PENDING.match(line.text):
         return False
     start = header.description_x0 if header is not None else None
     if start is None:
         start = row.line.items[1].x0 if len(row.line.items) > 1 else row.line.x0 + 20
+    if line.items[0].kind == "date" and line.items[0].x0 < start - 12:
+        return False  # a date in the date column starts a row
     return abs(line.x0 - start) < 12 or (line.x0 > start and line.x0 < start + 40)
 
 
@@ -426,6 +485,11 @@ def _row(line: Line, header: Header | None, section: tuple[str, str] | None,
          know: PdfKnowledge, chunk: _Chunk) -> _Row | None:
     items = line.items
     anchor_index = 0 if items[0].kind == "date" else 1
+    if header is not None and "date" in header.roles:
+        # Posting date and effective date in either order: the row's date is the one
+        # under the Date heading.
+        anchor_index = next((i for i, item in enumerate(items) if item.kind == "date"
+                             and header.role_at(item) == "date"), anchor_index)
     anchor = items[anchor_index]
     assert anchor.date is not None
     money: list[tuple[str, Item]] = []
@@ -441,7 +505,8 @@ def _row(line: Line, header: Header | None, section: tuple[str, str] | None,
         if _PENDING.match(item.text):
             pending = True
             continue
-        if item.kind == "date" and (role == "second_date" or index == anchor_index + 1):
+        if item.kind == "date" and (role in ("second_date", "date")
+                                    or index in (anchor_index - 1, anchor_index + 1)):
             continue  # an effective date beside the posting date
         if role in ("reference", "check_number", "other", "second_date", "balance",
                     "date") and item.kind != "text":
