@@ -237,4 +237,10 @@ def repair_ocr_word(text: str) -> str:
 
 def repair_ocr_page(page: PageWords) -> PageWords:
     words = [w._replace(text=repair_ocr_word(w.text)) for w in page.words]
+    for index in range(1, len(words)):
+        # `Feb |` / `Feb l,`: a one-digit day after a month name, read as a letter or a bar
+        word, before = words[index], words[index - 1]
+        if word.text.rstrip(",") in ("|", "l", "I", "]") and _MONTH_WORD.fullmatch(
+                before.text.rstrip(",")) and abs(word.middle - before.middle) < 3:
+            words[index] = word._replace(text=word.text.replace(word.text.rstrip(","), "1", 1))
     return replace(page, words=words)
