@@ -227,7 +227,7 @@ def _tesseract_tsv(binary: str, image: Image.Image, dpi: int, psm: int, number: 
                    document_id: str | None) -> str:
     buffer = io.BytesIO()
     image.save(buffer, "PPM")  # mode L: binary PGM, read by leptonica without decoding work
-    env = dict(os.environ, OMP_THREAD_LIMIT="1")
+    env = dict(os.environ, OMP_THREAD_LIMIT="1")  # handed on to the child, not read
     try:
         done = subprocess.run(
             [binary, "stdin", "stdout", "-l", "eng", "--psm", str(psm), "--dpi", str(dpi),
