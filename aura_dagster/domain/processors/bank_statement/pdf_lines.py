@@ -114,13 +114,21 @@ def tokenize(words: list[Word]) -> list[Item]:
     items: list[Item] = []
     index = 0
     while index < len(words):
-        first = words[index].text[:1]
+        text = words[index].text
+        first = text[:1]
         found = None
         if first.isdigit():
+            if _PLAIN_AMOUNT.match(text) and not _needs_joining(words, index):
+                # The common case, one word: `1,234.56`
+                word = words[index]
+                items.append(Item("amount", text, word.x0, word.x1,
+                                  amount=Decimal(text.replace(",", ""))))
+                index += 1
+                continue
             found = _numeric_date_at(words, index) or _amount_at(words, index)
         elif first in "-+$(":
             found = _amount_at(words, index)
-        elif first in _MONTH_INITIALS:
+        elif first.isalpha() and text[:3].lower() in _MONTHS:
             found = _month_date_at(words, index)
         if found is not None:
             item, index = found
@@ -141,7 +149,9 @@ def tokenize(words: list[Word]) -> list[Item]:
     return items
 
 
-_MONTH_INITIALS = frozenset("JFMASONDjfmasond")
+def _needs_joining(words: list[Word], index: int) -> bool:
+    """A CR / DR / minus printed apart after the amount."""
+    return index + 1 < len(words) and _SUFFIX_WORD.match(words[index + 1].text) is not None
 
 
 def _numeric_date_at(words: list[Word], index: int) -> tuple[Item, int] | None:

@@ -70,9 +70,9 @@ class Column:
 class Header:
     columns: tuple[Column, ...]
 
-    @property
-    def roles(self) -> set[str]:
-        return {c.role for c in self.columns}
+    @cached_property
+    def roles(self) -> frozenset[str]:
+        return frozenset(c.role for c in self.columns)
 
     def role_at(self, item: Item) -> str:
         """The column an item sits under: between the midpoints to its neighbours' headers.
@@ -502,7 +502,7 @@ def _row(line: Line, header: Header | None, section: tuple[str, str] | None,
         if item.kind == "amount":
             money.append((role or "", item))
             continue
-        if _PENDING.match(item.text):
+        if len(item.text) == 7 and item.text.lower() == "pending":
             pending = True
             continue
         if item.kind == "date" and (role in ("second_date", "date")
