@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import cached_property
 
-from aura_dagster.domain.documents.words import PageWords
+from aura_dagster.domain.documents.words import PageWords, Word
 from aura_dagster.domain.processors.bank_statement.balance_chain import Stated, judge
 from aura_dagster.domain.processors.bank_statement.common import RawRow, settle_signs
 from aura_dagster.domain.processors.bank_statement.errors import StatementParseError
@@ -319,6 +319,14 @@ def _read_rows(chunk: _Chunk, know: PdfKnowledge) -> None:
                 continue
         if not has_amount:
             new_header = _header(line, know)
+            if line_before is not None and _stacks_over(line_before, line) \
+                    and know.section_kind(line_before.text) is None:
+                # Titles printed on two lines ("Ending daily" over "balance")
+                stacked = _header(_stacked(line_before, line), know)
+                if stacked is not None and len(stacked.roles) == len(stacked.columns) \
+                        and (new_header is None
+                             or len(stacked.columns) > len(new_header.columns)):
+                    new_header = stacked
             if new_header is not None:
                 roles = new_header.roles
                 # A transaction table: a description, or deposit / withdrawal columns
@@ -394,6 +402,39 @@ def _heading_sign(above: Line | None, header_line: Line,
     if bool(debit) == bool(credit):
         return None
     return ("debit" if debit else "credit"), normalize(above.text)
+
+
+def _stacks_over(upper: Line, lower: Line) -> bool:
+    """Two text-only lines close enough to be one header printed over two lines."""
+    return (upper.page == lower.page and lower.top - upper.bottom < 1.5 * lower.height
+            and not any(i.kind in ("date", "amount") for i in upper.items)
+            and len(upper.words) <= 12)
+
+
+def _stacked(upper: Line, lower: Line) -> Line:
+    """One header line from titles stacked over two lines: words that overlap across the
+    lines, or sit a space apart on one line, form one title; its words keep the title's
+    whole x-range, so the column spans both lines' text."""
+    words = sorted([(w, 0) for w in upper.words] + [(w, 1) for w in lower.words],
+                   key=lambda pair: pair[0].x0)
+    titles: list[list[tuple[Word, int]]] = []
+    for word, row in words:
+        if titles:
+            last = titles[-1]
+            right = max(w.x1 for w, _ in last)
+            same_row_gap = min((word.x0 - w.x1 for w, r in last if r == row), default=None)
+            overlaps = any(w.x0 < word.x1 and word.x0 < w.x1 for w, r in last if r != row)
+            if overlaps or (same_row_gap is not None and same_row_gap < 0.6 * lower.height
+                            and word.x0 <= right + 0.6 * lower.height):
+                last.append((word, row))
+                continue
+        titles.append([(word, row)])
+    merged: list[Word] = []
+    for title in titles:
+        x0, x1 = min(w.x0 for w, _ in title), max(w.x1 for w, _ in title)
+        for word, _ in sorted(title, key=lambda pair: (pair[1], pair[0].x0)):
+            merged.append(Word(word.text, x0, x1, upper.top, lower.bottom))
+    return Line(lower.page, upper.top, lower.bottom, merged)
 
 
 def _header(line: Line, know: PdfKnowledge) -> Header | None:
