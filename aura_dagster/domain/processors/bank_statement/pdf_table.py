@@ -370,8 +370,12 @@ def _read_rows(chunk: _Chunk, know: PdfKnowledge) -> None:
             _record_total(chunk, line, header, section)
             continue
         kind = section[0] if section else None
-        if kind == "checks" or (first.kind == "number" and header is not None
-                                and header.role_at(first) == "check_number"):
+        # Checks tables: a row led by its check number, or several checks a line. A
+        # one-check row led by its date reads like any other row (its sign from the section).
+        several = sum(item.kind == "amount" for item in items) > 1
+        if (kind == "checks" and (first.kind == "number" or several)) \
+                or (first.kind == "number" and header is not None
+                    and header.role_at(first) == "check_number"):
             chunk.rows.extend(_check_rows(line, section))
             chunk.table_kinds.add("sectioned")
             continue
@@ -558,6 +562,12 @@ def _row(line: Line, header: Header | None, section: tuple[str, str] | None,
     if not money:
         return None
     description = " ".join(text).strip()
+    number = next((item.text for item in items if item.kind == "number" and header is not None
+                   and header.role_at(item) == "check_number"), None)
+    if number and number not in description:  # "Check" + its number printed in a column
+        description = f"{description} {number}".strip()
+    if section is not None and section[0] == "checks" and "check" not in description.lower():
+        description = f"CHECK {description}".strip()
     kind = section[0] if section else None
     if kind == "pending":
         pending = True
