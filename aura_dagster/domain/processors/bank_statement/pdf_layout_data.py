@@ -51,6 +51,10 @@ class PdfKnowledge:
         text = normalize(_CONTINUED.sub("", line_text))
         text = text.strip(" -:")
         kind = self.sections.get(text)
+        if kind is None and "(" in text:
+            # "Summary of checks written (checks listed are also displayed in ...)"
+            text = text.split("(")[0].strip(" -:")
+            kind = self.sections.get(text)
         return (kind, text) if kind else None
 
     def bank_layout(self, first_page_text: str) -> str | None:

@@ -125,7 +125,8 @@ def tokenize(words: list[Word]) -> list[Item]:
                                   amount=Decimal(text.replace(",", ""))))
                 index += 1
                 continue
-            found = _numeric_date_at(words, index) or _amount_at(words, index)
+            found = (_numeric_date_at(words, index) or _amount_at(words, index)
+                     or _day_month_date_at(words, index))
         elif first in "-+$(":
             found = _amount_at(words, index)
         elif first.isalpha() and text[:3].lower() in _MONTHS:
@@ -164,6 +165,22 @@ def _numeric_date_at(words: list[Word], index: int) -> tuple[Item, int] | None:
         year = None if m[3] is None else int(m[3]) + (2000 if len(m[3]) == 2 else 0)
         return _date_item(words, index, index + 1, int(m[1]), int(m[2]), year)
     return None
+
+
+def _day_month_date_at(words: list[Word], index: int) -> tuple[Item, int] | None:
+    """`06 May 2022`: a day before a month name (unambiguous, whatever the country)."""
+    day = _DAY.fullmatch(words[index].text)
+    if day is None or index + 1 >= len(words):
+        return None
+    month_text = words[index + 1].text.rstrip(",")
+    if len(month_text) > 10 or not _MONTH_WORD.fullmatch(month_text):
+        return None
+    end, year = index + 2, None
+    if end < len(words):
+        y = _YEAR.fullmatch(words[end].text)
+        if y:
+            end, year = end + 1, int(y[1])
+    return _date_item(words, index, end, _MONTHS[month_text[:3].lower()], int(day[1]), year)
 
 
 def _month_date_at(words: list[Word], index: int) -> tuple[Item, int] | None:
@@ -245,8 +262,25 @@ def repair_ocr_word(text: str) -> str:
     return repaired if AMOUNT_RE.match(repaired) else text
 
 
+_CUT_CENTS = re.compile(r"^[-+(]?\$?\d[\d,]*\.\d$")  # `2,458.5` + `1-`: cents cut in two
+_CENTS_TAIL = re.compile(r"^\d[-)]?$")
+
+
+def _rejoin_cut_amounts(words: list[Word]) -> list[Word]:
+    joined: list[Word] = []
+    for word in sorted(words, key=lambda w: (round(w.middle), w.x0)):
+        last = joined[-1] if joined else None
+        if last is not None and _CUT_CENTS.match(last.text) and _CENTS_TAIL.match(word.text) \
+                and abs(word.middle - last.middle) < 3 and 0 <= word.x0 - last.x1 < 6:
+            joined[-1] = Word(last.text + word.text, last.x0, word.x1, min(last.top, word.top),
+                              max(last.bottom, word.bottom))
+            continue
+        joined.append(word)
+    return joined
+
+
 def repair_ocr_page(page: PageWords) -> PageWords:
-    words = [w._replace(text=repair_ocr_word(w.text)) for w in page.words]
+    words = [w._replace(text=repair_ocr_word(w.text)) for w in _rejoin_cut_amounts(page.words)]
     for index in range(1, len(words)):
         # `Feb |` / `Feb l,`: a one-digit day after a month name, read as a letter or a bar
         word, before = words[index], words[index - 1]

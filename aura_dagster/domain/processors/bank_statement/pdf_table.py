@@ -36,6 +36,7 @@ from aura_dagster.domain.processors.bank_statement.common import RawRow, settle_
 from aura_dagster.domain.processors.bank_statement.errors import StatementParseError
 from aura_dagster.domain.processors.bank_statement.model import Statement, Transaction
 from aura_dagster.domain.processors.bank_statement.pdf_layout_data import (
+    _CONTINUED,
     PdfKnowledge,
     knowledge,
     normalize,
@@ -137,13 +138,18 @@ def read_pdf_statements(pages: list[PageWords], *, source: str) -> list[Statemen
     letterhead = " ".join(line.text for line in lines[:15] if line.page == pages[0].number)
     bank_layout = know.bank_layout(letterhead)
     ocr = any(page.source == "ocr" for page in pages)
-    chunks = _split_statements(lines)
-    statements = []
+    chunks = [account for chunk in _split_statements(lines)
+              for account in _split_accounts(chunk, know)]
+    statements: list[Statement] = []
     for number, chunk_lines in enumerate(chunks, 1):
         chunk_source = source if len(chunks) == 1 else f"{source}#{number}"
         pages_in_chunk = len({line.page for line in chunk_lines})
+        # An account block of a combined statement may state no period of its own.
+        period = (statements[-1].period_start, statements[-1].period_end) \
+            if statements else None
         statement = _read_chunk(_Chunk(chunk_lines), know, source=chunk_source,
-                                page_count=pages_in_chunk, bank_layout=bank_layout)
+                                page_count=pages_in_chunk, bank_layout=bank_layout,
+                                fallback_period=period)
         if ocr:
             statement = replace(statement, notes=[*statement.notes, "read from a scan by OCR"])
         statements.append(statement)
@@ -177,15 +183,37 @@ def _split_statements(lines: list[Line]) -> list[list[Line]]:
 
 # --- one statement ---------------------------------------------------------------------
 
+def _split_accounts(lines: list[Line], know: PdfKnowledge) -> list[list[Line]]:
+    """A combined statement (checking and savings, two savings accounts) prints one block
+    per account, each with its own beginning balance: a stated beginning balance after
+    rows were read starts the next account's statement."""
+    chunks: list[list[Line]] = [[]]
+    rows_since_opening = False
+    for line in lines:
+        items = line.items
+        if items and items[0].kind == "date" and any(i.kind == "amount" for i in items[1:]):
+            rows_since_opening = rows_since_opening or not _matches(line.text.split(" ", 1)[-1],
+                                                                    know.opening_labels)
+        elif "balance" in line.text.lower() and _find_label(line, know.opening_labels) \
+                and any(i.kind == "amount" for i in items):
+            if rows_since_opening:
+                chunks.append([])
+            rows_since_opening = False
+        chunks[-1].append(line)
+    return [chunk for chunk in chunks if chunk]
+
+
 def _read_chunk(chunk: _Chunk, know: PdfKnowledge, *, source: str, page_count: int,
-                bank_layout: str | None) -> Statement:
+                bank_layout: str | None,
+                fallback_period: tuple[dt.date, dt.date] | None = None) -> Statement:
     _read_rows(chunk, know)
     texts = [line.text for line in chunk.lines]
     notes: list[str] = []
     warnings: list[str] = []
     opening, closing = _stated_balances(chunk, know, notes)
     period = find_period(texts[:120]) or _labelled_period(chunk.lines, know) \
-        or _period_under_label(chunk.lines) or _statement_date_period(chunk.lines)
+        or _period_under_label(chunk.lines) or _statement_date_period(chunk.lines) \
+        or fallback_period
     rows = [row for row in chunk.rows if not row.pending]
     pending = len(chunk.rows) - len(rows)
     if pending:
@@ -309,7 +337,7 @@ def _read_rows(chunk: _Chunk, know: PdfKnowledge) -> None:
         line_before, previous = previous, line
         items = line.items
         has_amount = any(item.kind == "amount" for item in items)
-        if not has_amount and len(line.words) <= 9:
+        if not has_amount and (len(line.words) <= 9 or "(" in line.text):
             found = know.section_kind(line.text)
             if found is not None:
                 open_lines = []
@@ -379,9 +407,20 @@ def _read_rows(chunk: _Chunk, know: PdfKnowledge) -> None:
             chunk.rows.extend(_check_rows(line, section))
             chunk.table_kinds.add("sectioned")
             continue
-        if first.kind != "date" and not (header is not None and first.kind == "amount"
-                                         and len(items) > 1 and items[1].kind == "date"):
-            continue
+        dated = first.kind == "date" or (
+            header is not None and "date" in header.roles
+            and any(item.kind == "date" and header.role_at(item) == "date"
+                    for item in items[:2]))  # a reference may stand before the date
+        if not dated:
+            if _same_day_row(line, header, chunk, know):
+                # A printout that dates only a day's first row: this row is of that day.
+                previous_row = chunk.rows[-1]
+                month, day, year = previous_row.date
+                anchor = Item("date", "", line.x0 - 1, line.x0 - 1, date=(month, day, year))
+                line = Line(line.page, line.top, line.bottom, line.words,
+                            _items=[anchor, *items])
+            else:
+                continue
         row = _row(line, header, section, know, chunk)
         if row is not None:
             chunk.rows.append(row)
@@ -405,7 +444,7 @@ def _heading_sign(above: Line | None, header_line: Line,
     debit, credit = _DEBIT_WORDS.search(above.text), _CREDIT_WORDS.search(above.text)
     if bool(debit) == bool(credit):
         return None
-    return ("debit" if debit else "credit"), normalize(above.text)
+    return ("debit" if debit else "credit"), normalize(_CONTINUED.sub("", above.text))
 
 
 def _stacks_over(upper: Line, lower: Line) -> bool:
@@ -463,6 +502,34 @@ def _header(line: Line, know: PdfKnowledge) -> Header | None:
             or unmatched > 2 or len(columns) < 2:
         return None
     return Header(tuple(columns))
+
+
+def _same_day_row(line: Line, header: Header | None, chunk: _Chunk,
+                  know: PdfKnowledge) -> bool:
+    """A line of a table with a running balance whose text starts in the description column
+    and whose amounts sit under money columns, a few lines under the last row: a row that
+    the statement does not date because the row above it has the same day."""
+    if header is None or "balance" not in header.roles or not chunk.rows:
+        return False
+    start = header.description_x0
+    first = line.items[0]
+    previous = chunk.rows[-1].line
+    if start is None or first.kind != "text" or abs(first.x0 - start) > 6:
+        return False
+    if previous.page != line.page or line.top - previous.bottom > 8 * line.height:
+        return False
+    if _TOTAL.match(line.text) or _PARTIAL_TOTAL.match(line.text) \
+            or _matches(line.text, know.opening_labels + know.closing_labels):
+        return False
+    money = {header.role_at(item): item.amount for item in line.items if item.kind == "amount"}
+    balance, amount = money.pop("balance", None), next(iter(money.values()), None)
+    before = chunk.rows[-1]
+    if balance is None or amount is None or before.balance is None or len(money) != 1:
+        return False
+    # Its balance must follow from the row above's (oldest or newest first): the chain,
+    # not the layout, says it is a row.
+    moved = {abs(balance - before.balance)}
+    return abs(amount) in moved or abs(before.amount or before.unsigned or ZERO) in moved
 
 
 def _opens_row(line: Line, header: Header | None) -> bool:
@@ -562,6 +629,14 @@ def _row(line: Line, header: Header | None, section: tuple[str, str] | None,
     if not money:
         return None
     description = " ".join(text).strip()
+    for labels, slot in ((know.opening_labels, "opening_row"), (know.closing_labels,
+                                                                "closing_row")):
+        if _matches(description, labels):
+            # "06/01/2023 Beginning Balance $159.63 ..." is a balance, not a transaction
+            balance = next((i for r, i in money if r == "balance"), money[0][1])
+            if slot == "closing_row" or chunk.opening_row is None:
+                setattr(chunk, slot, balance.amount)
+            return None
     number = next((item.text for item in items if item.kind == "number" and header is not None
                    and header.role_at(item) == "check_number"), None)
     if number and number not in description:  # "Check" + its number printed in a column
@@ -664,7 +739,7 @@ def _stated_balances(chunk: _Chunk, know: PdfKnowledge,
 
 def _find_label(line: Line, labels: tuple[str, ...]) -> tuple[float, float] | None:
     """The x-range of the first label found among the line's words."""
-    texts = [normalize(w.text).rstrip(":") for w in line.words]
+    texts = [normalize(w.text).rstrip(":,") for w in line.words]
     for label in labels:
         parts = label.split()
         for index in range(len(texts) - len(parts) + 1):
@@ -684,6 +759,11 @@ def _labelled_amount(lines: list[Line], index: int, labels: tuple[str, ...]) -> 
         return after[0].amount
     if line.amounts():
         return None
+    title_rest = lines[index + 1] if index + 1 < len(lines) else None
+    if title_rest is not None and any(
+            normalize(w.text) in ("last", "previous", "prior") and w.x1 >= span[0] - 5
+            and w.x0 <= span[1] + 5 for w in title_rest.words):
+        return None  # "Ending balance" over "last statement": the previous period's
     for below in lines[index + 1:index + 3]:
         if below.page != line.page or below.top - line.bottom > 3 * line.height:
             break
