@@ -16,7 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from aura_dagster.domain.processors.bank_statement import StatementParseError, parse_statements
+from aura_dagster.domain.processors.bank_statement import (
+    StatementParseError,
+    build_ledger,
+    parse_statements,
+)
 
 FOLDER = Path(__file__).parents[1] / "fixtures" / "statements" / "pdf_real"
 FILES = sorted(FOLDER.glob("*.pdf"))
@@ -66,3 +70,18 @@ def test_the_real_files_have_their_sources() -> None:
     assert "MIT" in sources
     for path in FILES:
         assert path.name.removesuffix(".pdf") in sources
+
+
+@pytest.mark.parametrize("name", ["chase_consolidated_checking_savings_2021-02.pdf",
+                                  "ally_combined_two_savings_2021-08.pdf"])
+def test_the_accounts_of_a_combined_statement_stay_apart_in_the_ledger(name: str) -> None:
+    statements = parse_statements((FOLDER / name).read_bytes(), name)
+    assert len(statements) == 2
+    assert len({s.account_id for s in statements}) == 2
+    ledger = build_ledger(statements)
+    last_day = min(s.period_end for s in statements)
+    # Each day's balance is both accounts' together, not the first account's alone.
+    assert ledger.daily_balances[last_day] == sum(
+        (s.closing_balance or Decimal("0")) - sum((t.amount for t in s.transactions
+                                                   if t.date > last_day), Decimal("0"))
+        for s in statements)

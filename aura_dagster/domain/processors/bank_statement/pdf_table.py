@@ -152,6 +152,14 @@ def read_pdf_statements(pages: list[PageWords], *, source: str) -> list[Statemen
                                 fallback_period=period)
         if ocr:
             statement = replace(statement, notes=[*statement.notes, "read from a scan by OCR"])
+        overlapping = [s for s in statements if s.account_id == statement.account_id
+                       and s.period_start <= statement.period_end
+                       and statement.period_start <= s.period_end]
+        if overlapping:
+            # Another account of a combined statement (its number not printed, or masked
+            # alike): never the same account, or the ledger would merge their balances.
+            statement = replace(statement,
+                                account_id=f"{statement.account_id or 'account'}#{number}")
         statements.append(statement)
     return statements
 
