@@ -264,27 +264,38 @@ def repair_ocr_word(text: str) -> str:
 
 _CUT_CENTS = re.compile(r"^[-+(]?\$?\d[\d,]*\.\d$")  # `2,458.5` + `1-`: cents cut in two
 _CENTS_TAIL = re.compile(r"^\d[-)]?$")
+# `2,337` + `62`: the decimal point lost (too small for the scan), its place left blank
+_WHOLE_PART = re.compile(r"^[-+(]?\$?\d{1,3}(?:,\d{3})*$")
+_CENTS_PART = re.compile(r"^\d{2}[-)]?$")
 
 
 def _rejoin_cut_amounts(words: list[Word]) -> list[Word]:
     joined: list[Word] = []
     for word in sorted(words, key=lambda w: (round(w.middle), w.x0)):
         last = joined[-1] if joined else None
-        if last is not None and _CUT_CENTS.match(last.text) and _CENTS_TAIL.match(word.text) \
-                and abs(word.middle - last.middle) < 3 and 0 <= word.x0 - last.x1 < 6:
-            joined[-1] = Word(last.text + word.text, last.x0, word.x1, min(last.top, word.top),
-                              max(last.bottom, word.bottom))
-            continue
+        if last is not None and abs(word.middle - last.middle) < 3:
+            gap = word.x0 - last.x1
+            glue = None
+            if _CUT_CENTS.match(last.text) and _CENTS_TAIL.match(word.text) and 0 <= gap < 6:
+                glue = ""
+            elif _WHOLE_PART.match(last.text) and _CENTS_PART.match(word.text) \
+                    and 0 <= gap < 1.6 * (last.bottom - last.top):
+                glue = "."
+            if glue is not None:
+                joined[-1] = Word(last.text + glue + word.text, last.x0, word.x1,
+                                  min(last.top, word.top), max(last.bottom, word.bottom))
+                continue
         joined.append(word)
     return joined
 
 
 def repair_ocr_page(page: PageWords) -> PageWords:
     words = [w._replace(text=repair_ocr_word(w.text)) for w in _rejoin_cut_amounts(page.words)]
-    for index in range(1, len(words)):
+    for index, word in enumerate(words):
         # `Feb |` / `Feb l,`: a one-digit day after a month name, read as a letter or a bar
-        word, before = words[index], words[index - 1]
-        if word.text.rstrip(",") in ("|", "l", "I", "]") and _MONTH_WORD.fullmatch(
-                before.text.rstrip(",")) and abs(word.middle - before.middle) < 3:
+        if word.text.rstrip(",") not in ("|", "l", "I", "]"):
+            continue
+        if any(abs(word.middle - other.middle) < 4 and 0 <= word.x0 - other.x1 < 8
+               and _MONTH_WORD.fullmatch(other.text.rstrip(",")) for other in words):
             words[index] = word._replace(text=word.text.replace(word.text.rstrip(","), "1", 1))
     return replace(page, words=words)
