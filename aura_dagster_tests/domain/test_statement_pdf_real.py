@@ -29,6 +29,7 @@ EXACT = {
     "ally_combined_two_savings_2021-08.pdf",  # two accounts, one period
     "bank_of_america_adv_plus_2021-07.pdf",
     "chase_consolidated_checking_savings_2021-02.pdf",  # checking + savings
+    "chase_for_business_activity_printout_2023-07.pdf",  # a day's date on its first row only
     "southstate_small_business_checking_2023-06_ocr.pdf",  # balance rows with dates
     "wells_fargo_combined_checking_savings_2021-08.pdf",
     "wells_fargo_essential_checking_2021-08.pdf",  # "Summary of checks written" skipped

@@ -524,7 +524,9 @@ def _same_day_row(line: Line, header: Header | None, chunk: _Chunk,
     previous = chunk.rows[-1].line
     if start is None or first.kind != "text" or abs(first.x0 - start) > 6:
         return False
-    if previous.page != line.page or line.top - previous.bottom > 8 * line.height:
+    if previous.page == line.page and line.top - previous.bottom > 15 * line.height:
+        return False
+    if line.page not in (previous.page, previous.page + 1):  # a day may go on overleaf
         return False
     if _TOTAL.match(line.text) or _PARTIAL_TOTAL.match(line.text) \
             or _matches(line.text, know.opening_labels + know.closing_labels):
