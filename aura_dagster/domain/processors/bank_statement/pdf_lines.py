@@ -6,6 +6,7 @@ which may span words: `May 03, 2026`, `- $45.00`, `1,234.56 CR`, `1043 ^`.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass, replace
@@ -198,13 +199,17 @@ def _month_date_at(words: list[Word], index: int) -> tuple[Item, int] | None:
     return None
 
 
+# Every (month, day) of a leap year: a date is checked without building one.
+_MONTH_DAYS = frozenset((d.month, d.day) for d in (dt.date(2000, 1, 1) + dt.timedelta(days=n)
+                                                   for n in range(366)))
+
+
 def _date_item(words: list[Word], start: int, end: int, month: int, day: int,
                year: int | None) -> tuple[Item, int] | None:
-    try:
-        dt.date(year or 2000, month, day)
-    except ValueError:
+    if (month, day) not in _MONTH_DAYS or (
+            (month, day) == (2, 29) and year is not None and not calendar.isleap(year)):
         return None
-    text = " ".join(w.text for w in words[start:end])
+    text = words[start].text if end == start + 1 else " ".join(w.text for w in words[start:end])
     return Item("date", text, words[start].x0, words[end - 1].x1, date=(month, day, year)), end
 
 

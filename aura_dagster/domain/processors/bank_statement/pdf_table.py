@@ -58,6 +58,7 @@ _PARTIAL_TOTAL = re.compile(r"^subtotal\s+for\b", re.IGNORECASE)
 _PENDING = re.compile(r"^pending$", re.IGNORECASE)
 _ACCOUNT = re.compile(r"\baccount\b[^\n]{0,40}?[\dxX*.\-]*?(\d{4})\b", re.IGNORECASE)
 _MAX_BREAKS_SHOWN = 8
+_YEAR = re.compile(r"(?:19|20)\d\d|\d{1,2}/\d{1,2}/\d{2}\b")
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,9 @@ def _split_statements(lines: list[Line]) -> list[list[Line]]:
     current_period = None
     for page in sorted(by_page):
         page_lines_ = by_page[page]
-        period = find_period([line.text for line in page_lines_[:20]])  # its letterhead
+        letterhead = [line.text for line in page_lines_[:20]]
+        # Only a letterhead with a year can state a period (a cheap test before the phrases)
+        period = find_period(letterhead) if _YEAR.search(" ".join(letterhead)) else None
         # Only a period that does not overlap starts a new statement: a date misread by
         # OCR on one page's header must not split a statement.
         if chunks and period is not None and current_period is not None \
