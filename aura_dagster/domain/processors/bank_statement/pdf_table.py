@@ -24,22 +24,34 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from functools import cached_property
 
-from aura_dagster.domain.documents.words import PageWords, Word
+from aura_dagster.domain.documents.words import PageWords
 from aura_dagster.domain.processors.bank_statement.balance_chain import Stated, judge
 from aura_dagster.domain.processors.bank_statement.common import RawRow, settle_signs
 from aura_dagster.domain.processors.bank_statement.errors import StatementParseError
 from aura_dagster.domain.processors.bank_statement.model import Statement, Transaction
+from aura_dagster.domain.processors.bank_statement.pdf_header import (
+    MONEY_ROLES,
+    Header,
+    heading_sign,
+    read_header,
+    stacked,
+    stacks_over,
+)
+from aura_dagster.domain.processors.bank_statement.pdf_labels import (
+    find_label,
+    labelled_period,
+    matches_label,
+    period_under_label,
+    stated_balances,
+    statement_date_period,
+)
 from aura_dagster.domain.processors.bank_statement.pdf_layout_data import (
-    _CONTINUED,
     PdfKnowledge,
     knowledge,
-    normalize,
 )
 from aura_dagster.domain.processors.bank_statement.pdf_lines import (
     Item,
@@ -51,7 +63,6 @@ from aura_dagster.domain.processors.bank_statement.pdf_text import find_period
 from aura_dagster.domain.processors.bank_statement.values import resolve_year
 
 ZERO = Decimal("0.00")
-MONEY_ROLES = ("amount", "debit", "credit", "balance")
 _SIGN = {"credit": 1, "debit": -1, "checks": -1}
 _TOTAL = re.compile(r"^(?:sub)?totals?\b(?!\s+for\b)", re.IGNORECASE)
 _PARTIAL_TOTAL = re.compile(r"^subtotal\s+for\b", re.IGNORECASE)
@@ -59,46 +70,6 @@ _PENDING = re.compile(r"^pending$", re.IGNORECASE)
 _ACCOUNT = re.compile(r"\baccount\b[^\n]{0,40}?[\dxX*.\-]*?(\d{4})\b", re.IGNORECASE)
 _MAX_BREAKS_SHOWN = 8
 _YEAR = re.compile(r"(?:19|20)\d\d|\d{1,2}/\d{1,2}/\d{2}\b")
-
-
-@dataclass(frozen=True)
-class Column:
-    role: str
-    x0: float
-    x1: float
-
-
-@dataclass(frozen=True)
-class Header:
-    columns: tuple[Column, ...]
-
-    @cached_property
-    def roles(self) -> frozenset[str]:
-        return frozenset(c.role for c in self.columns)
-
-    def role_at(self, item: Item) -> str:
-        """The column an item sits under: between the midpoints to its neighbours' headers.
-        Amounts are placed by their centre, text by its left edge."""
-        if item.kind == "amount":
-            return self.columns[bisect_right(self.boundaries, item.center)].role
-        # Text is left-aligned: it belongs to a column until the next heading starts.
-        return self.columns[bisect_right(self.text_boundaries, item.x0 + 1)].role
-
-    @cached_property
-    def text_boundaries(self) -> list[float]:
-        return [right.x0 - 2 for right in self.columns[1:]]
-
-    @cached_property
-    def boundaries(self) -> list[float]:
-        """Where one column's region ends and the next one's starts: halfway between
-        their headers."""
-        columns = self.columns
-        return [(left.x1 + right.x0) / 2 for left, right in zip(columns, columns[1:],
-                                                                 strict=False)]
-
-    @property
-    def description_x0(self) -> float | None:
-        return next((c.x0 for c in self.columns if c.role == "description"), None)
 
 
 @dataclass
@@ -203,9 +174,9 @@ def _split_accounts(lines: list[Line], know: PdfKnowledge) -> list[list[Line]]:
     for line in lines:
         items = line.items
         if items and items[0].kind == "date" and any(i.kind == "amount" for i in items[1:]):
-            rows_since_opening = rows_since_opening or not _matches(line.text.split(" ", 1)[-1],
-                                                                    know.opening_labels)
-        elif "balance" in line.text.lower() and _find_label(line, know.opening_labels) \
+            balance_row = matches_label(line.text.split(" ", 1)[-1], know.opening_labels)
+            rows_since_opening = rows_since_opening or not balance_row
+        elif "balance" in line.text.lower() and find_label(line, know.opening_labels) \
                 and any(i.kind == "amount" for i in items):
             if rows_since_opening:
                 chunks.append([])
@@ -221,9 +192,10 @@ def _read_chunk(chunk: _Chunk, know: PdfKnowledge, *, source: str, page_count: i
     texts = [line.text for line in chunk.lines]
     notes: list[str] = []
     warnings: list[str] = []
-    opening, closing = _stated_balances(chunk, know, notes)
-    period = find_period(texts[:120]) or _labelled_period(chunk.lines, know) \
-        or _period_under_label(chunk.lines) or _statement_date_period(chunk.lines) \
+    opening, closing = stated_balances(chunk.lines, {id(row.line) for row in chunk.rows}, know,
+                                     notes)
+    period = find_period(texts[:120]) or labelled_period(chunk.lines, know) \
+        or period_under_label(chunk.lines) or statement_date_period(chunk.lines) \
         or fallback_period
     rows = [row for row in chunk.rows if not row.pending]
     pending = len(chunk.rows) - len(rows)
@@ -357,15 +329,15 @@ def _read_rows(chunk: _Chunk, know: PdfKnowledge) -> None:
                     header = None if section[0] == "checks" else header
                 continue
         if not has_amount:
-            new_header = _header(line, know)
-            if line_before is not None and _stacks_over(line_before, line) \
+            new_header = read_header(line, know)
+            if line_before is not None and stacks_over(line_before, line) \
                     and know.section_kind(line_before.text) is None:
                 # Titles printed on two lines ("Ending daily" over "balance")
-                stacked = _header(_stacked(line_before, line), know)
-                if stacked is not None and len(stacked.roles) == len(stacked.columns) \
+                two_lines = read_header(stacked(line_before, line), know)
+                if two_lines is not None and len(two_lines.roles) == len(two_lines.columns) \
                         and (new_header is None
-                             or len(stacked.columns) > len(new_header.columns)):
-                    new_header = stacked
+                             or len(two_lines.columns) > len(new_header.columns)):
+                    new_header = two_lines
             if new_header is not None:
                 roles = new_header.roles
                 # A transaction table: a description, or deposit / withdrawal columns
@@ -380,7 +352,7 @@ def _read_rows(chunk: _Chunk, know: PdfKnowledge) -> None:
                 header, skipping, last_row, open_lines = new_header, False, None, []
                 if section is not None and section[0] == "skip":
                     section = None
-                inferred = _heading_sign(line_before, line, know)
+                inferred = heading_sign(line_before, line, know)
                 if inferred is not None:
                     section = inferred
                 continue
@@ -438,83 +410,6 @@ def _read_rows(chunk: _Chunk, know: PdfKnowledge) -> None:
             last_row = row
 
 
-_DEBIT_WORDS = re.compile(r"\b(debits?|withdrawals?|payments?|fees?|checks?|charges?|purchases?"
-                          r"|deductions?|subtractions?)\b", re.IGNORECASE)
-_CREDIT_WORDS = re.compile(r"\b(deposits?|credits?|additions?|interest)\b", re.IGNORECASE)
-
-
-def _heading_sign(above: Line | None, header_line: Line,
-                  know: PdfKnowledge) -> tuple[str, str] | None:
-    """A short title right above a table header that pdf_layouts.toml does not list: its
-    sign from its words ("Electronic Debits"), when they say one direction only."""
-    if above is None or above.page != header_line.page or above.amounts() \
-            or len(above.words) > 6 or header_line.top - above.bottom > 3 * header_line.height:
-        return None
-    if know.section_kind(above.text) is not None:
-        return None  # a known heading already set the section
-    debit, credit = _DEBIT_WORDS.search(above.text), _CREDIT_WORDS.search(above.text)
-    if bool(debit) == bool(credit):
-        return None
-    return ("debit" if debit else "credit"), normalize(_CONTINUED.sub("", above.text))
-
-
-def _stacks_over(upper: Line, lower: Line) -> bool:
-    """Two text-only lines close enough to be one header printed over two lines."""
-    return (upper.page == lower.page and lower.top - upper.bottom < 1.5 * lower.height
-            and not any(i.kind in ("date", "amount") for i in upper.items)
-            and len(upper.words) <= 12)
-
-
-def _stacked(upper: Line, lower: Line) -> Line:
-    """One header line from titles stacked over two lines: words that overlap across the
-    lines, or sit a space apart on one line, form one title; its words keep the title's
-    whole x-range, so the column spans both lines' text."""
-    words = sorted([(w, 0) for w in upper.words] + [(w, 1) for w in lower.words],
-                   key=lambda pair: pair[0].x0)
-    titles: list[list[tuple[Word, int]]] = []
-    for word, row in words:
-        if titles:
-            last = titles[-1]
-            right = max(w.x1 for w, _ in last)
-            same_row_gap = min((word.x0 - w.x1 for w, r in last if r == row), default=None)
-            overlaps = any(w.x0 < word.x1 and word.x0 < w.x1 for w, r in last if r != row)
-            if overlaps or (same_row_gap is not None and same_row_gap < 0.6 * lower.height
-                            and word.x0 <= right + 0.6 * lower.height):
-                last.append((word, row))
-                continue
-        titles.append([(word, row)])
-    merged: list[Word] = []
-    for title in titles:
-        x0, x1 = min(w.x0 for w, _ in title), max(w.x1 for w, _ in title)
-        for word, _ in sorted(title, key=lambda pair: (pair[1], pair[0].x0)):
-            merged.append(Word(word.text, x0, x1, upper.top, lower.bottom))
-    return Line(lower.page, upper.top, lower.bottom, merged)
-
-
-def _header(line: Line, know: PdfKnowledge) -> Header | None:
-    if any(item.kind in ("date", "amount") for item in line.items):
-        return None
-    words = line.words
-    texts = [normalize(w.text) for w in words]
-    columns: list[Column] = []
-    unmatched = 0
-    index = 0
-    while index < len(words):
-        for name, role in know.column_names_by_first.get(texts[index], ()):
-            if tuple(texts[index:index + len(name)]) == name:
-                columns.append(Column(role, words[index].x0, words[index + len(name) - 1].x1))
-                index += len(name)
-                break
-        else:
-            unmatched += 1
-            index += 1
-    roles = {c.role for c in columns}
-    if not roles & {"date", "check_number"} or not roles & set(MONEY_ROLES) \
-            or unmatched > 2 or len(columns) < 2:
-        return None
-    return Header(tuple(columns))
-
-
 def _same_day_row(line: Line, header: Header | None, chunk: _Chunk,
                   know: PdfKnowledge) -> bool:
     """A line of a table with a running balance whose text starts in the description column
@@ -532,7 +427,7 @@ def _same_day_row(line: Line, header: Header | None, chunk: _Chunk,
     if line.page not in (previous.page, previous.page + 1):  # a day may go on overleaf
         return False
     if _TOTAL.match(line.text) or _PARTIAL_TOTAL.match(line.text) \
-            or _matches(line.text, know.opening_labels + know.closing_labels):
+            or matches_label(line.text, know.opening_labels + know.closing_labels):
         return False
     money = {header.role_at(item): item.amount for item in line.items if item.kind == "amount"}
     balance, amount = money.pop("balance", None), next(iter(money.values()), None)
@@ -644,7 +539,7 @@ def _row(line: Line, header: Header | None, section: tuple[str, str] | None,
     description = " ".join(text).strip()
     for labels, slot in ((know.opening_labels, "opening_row"), (know.closing_labels,
                                                                 "closing_row")):
-        if _matches(description, labels):
+        if matches_label(description, labels):
             # "06/01/2023 Beginning Balance $159.63 ..." is a balance, not a transaction
             balance = next((i for r, i in money if r == "balance"), money[0][1])
             if slot == "closing_row" or chunk.opening_row is None:
@@ -682,19 +577,19 @@ def _row(line: Line, header: Header | None, section: tuple[str, str] | None,
         elif amount is not None:
             _sign(row, amount, kind)
         elif balance is not None:
-            if _matches(description, know.opening_labels):
+            if matches_label(description, know.opening_labels):
                 chunk.opening_row = chunk.opening_row if chunk.opening_row is not None \
                     else balance.amount
                 return None
-            if _matches(description, know.closing_labels):
+            if matches_label(description, know.closing_labels):
                 chunk.closing_row = balance.amount
                 return None
             return None
-    if _matches(description, know.opening_labels) and row.amount is not None \
+    if matches_label(description, know.opening_labels) and row.amount is not None \
             and row.balance is None:
         chunk.opening_row = row.amount if chunk.opening_row is None else chunk.opening_row
         return None
-    if _matches(description, know.closing_labels) and row.amount is not None \
+    if matches_label(description, know.closing_labels) and row.amount is not None \
             and row.balance is None:
         chunk.closing_row = row.amount
         return None
@@ -713,151 +608,3 @@ def _sign(row: _Row, item: Item, section_kind: str | None) -> None:
     else:
         row.unsigned = value  # signed later by the running balance, or guessed
         row.sign_hint = None
-
-
-def _matches(text: str, labels: tuple[str, ...]) -> bool:
-    if "balance" not in text.lower() and "forward" not in text.lower():
-        return False  # every balance label says one of these
-    lowered = normalize(text)
-    return any(lowered.startswith(label) for label in labels)
-
-
-# --- balances and periods stated outside the rows -------------------------------------
-
-def _stated_balances(chunk: _Chunk, know: PdfKnowledge,
-                     notes: list[str]) -> tuple[Decimal | None, Decimal | None]:
-    opening: Decimal | None = None
-    closing: Decimal | None = None
-    available: Decimal | None = None
-    lines = chunk.lines
-    row_lines = {id(row.line) for row in chunk.rows}
-    for index, line in enumerate(lines):
-        if "balance" not in line.text.lower() or id(line) in row_lines \
-                or (line.items and line.items[0].kind == "date"):
-            continue
-        if not any(item.kind == "amount" for item in line.items) \
-                and know.section_kind(line.text) is not None:
-            continue
-        if opening is None:
-            opening = _labelled_amount(lines, index, know.opening_labels)
-        if closing is None:
-            closing = _labelled_amount(lines, index, know.closing_labels)
-        if available is None:
-            available = _labelled_amount(lines, index, know.available_labels)
-    if available is not None and available != closing:
-        notes.append(f"available balance {available} differs from the ending balance "
-                     f"{closing}: not used")
-    return opening, closing
-
-
-def _find_label(line: Line, labels: tuple[str, ...]) -> tuple[float, float] | None:
-    """The x-range of the first label found among the line's words."""
-    texts = [normalize(w.text).rstrip(":,") for w in line.words]
-    for label in labels:
-        parts = label.split()
-        for index in range(len(texts) - len(parts) + 1):
-            if texts[index:index + len(parts)] == parts:
-                return line.words[index].x0, line.words[index + len(parts) - 1].x1
-    return None
-
-
-def _labelled_amount(lines: list[Line], index: int, labels: tuple[str, ...]) -> Decimal | None:
-    """The amount after a label on its line, else the one printed under it."""
-    line = lines[index]
-    span = _find_label(line, labels)
-    if span is None:
-        return None
-    after = [item for item in line.amounts() if item.x0 >= span[1] - 1]
-    if after:
-        return after[0].amount
-    if line.amounts():
-        return None
-    title_rest = lines[index + 1] if index + 1 < len(lines) else None
-    if title_rest is not None and any(
-            normalize(w.text) in ("last", "previous", "prior") and w.x1 >= span[0] - 5
-            and w.x0 <= span[1] + 5 for w in title_rest.words):
-        return None  # "Ending balance" over "last statement": the previous period's
-    for below in lines[index + 1:index + 3]:
-        if below.page != line.page or below.top - line.bottom > 3 * line.height:
-            break
-        for item in below.amounts():
-            if item.x1 >= span[0] - 15 and item.x0 <= span[1] + 15:
-                return item.amount
-    return None
-
-
-def _labelled_period(lines: list[Line], know: PdfKnowledge) -> tuple[dt.date, dt.date] | None:
-    """`Statement start   Statement end` over `May 1, 2026   May 31, 2026`."""
-    for index, line in enumerate(lines[:80]):
-        start_span = _find_label(line, know.period_start_labels)
-        end_span = _find_label(line, know.period_end_labels)
-        if start_span is None or end_span is None:
-            continue
-        for candidate in (line, *lines[index + 1:index + 3]):
-            start = _date_near(candidate, start_span, same_line=candidate is line)
-            end = _date_near(candidate, end_span, same_line=candidate is line)
-            if start and end and start <= end:
-                return start, end
-    return None
-
-
-def _date_near(line: Line, span: tuple[float, float], *, same_line: bool) -> dt.date | None:
-    for item in line.items:
-        if item.kind != "date" or item.date is None or item.date[2] is None:
-            continue
-        inside = item.x0 >= span[1] - 1 if same_line else (
-            item.x1 >= span[0] - 15 and item.x0 <= span[1] + 40)
-        if inside:
-            month, day, year = item.date
-            return dt.date(year, month, day)
-    return None
-
-
-def _period_under_label(lines: list[Line]) -> tuple[dt.date, dt.date] | None:
-    """`Statement Period` over two full dates on the lines below it, with nothing joining
-    them (a dash lost to OCR, or none printed)."""
-    for index, line in enumerate(lines[:80]):
-        if "period" not in line.text.lower():
-            continue
-        dates: list[dt.date] = []
-        for candidate in lines[index:index + 4]:
-            if candidate.page != line.page or candidate.top - line.bottom > 40:
-                break
-            dates.extend(dt.date(d[2], d[0], d[1]) for d in
-                         (item.date for item in candidate.items if item.kind == "date")
-                         if d is not None and d[2] is not None)
-        if len(dates) >= 2 and 0 < (dates[1] - dates[0]).days <= 400:
-            return dates[0], dates[1]
-    return None
-
-
-_BEGINNING_ON = re.compile(r"\bbeginning balance on\s+(\d{1,2})/(\d{1,2})\b", re.IGNORECASE)
-_ENDING_ON = re.compile(r"\bending balance on\s+(\d{1,2})/(\d{1,2})\b", re.IGNORECASE)
-
-
-def _statement_date_period(lines: list[Line]) -> tuple[dt.date, dt.date] | None:
-    """A statement date plus `Beginning balance on 4/1` (`Ending balance on 4/30`)."""
-    statement_date: dt.date | None = None
-    for line in lines[:25]:
-        for item in line.items:
-            if item.kind == "date" and item.date is not None and item.date[2] is not None:
-                month, day, year = item.date
-                statement_date = dt.date(year, month, day)
-                break
-        if statement_date is not None:
-            break
-    if statement_date is None:
-        return None
-    text = " ".join(line.text for line in lines[:120])
-    begin, end = _BEGINNING_ON.search(text), _ENDING_ON.search(text)
-    if begin is None:
-        return None
-    start = dt.date(statement_date.year, int(begin[1]), int(begin[2]))
-    if start > statement_date:
-        start = start.replace(year=statement_date.year - 1)
-    stop = statement_date
-    if end is not None:
-        stop = dt.date(start.year, int(end[1]), int(end[2]))
-        if stop < start:
-            stop = stop.replace(year=start.year + 1)
-    return start, stop
