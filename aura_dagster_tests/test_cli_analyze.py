@@ -74,3 +74,17 @@ def test_json_reports_layout_pending_and_warnings_per_statement() -> None:
     assert by_source["gen_citi_pending.csv"]["layout"] == "citi_csv"
     assert by_source["gen_broken_chain.csv"]["warnings"]
     assert data["reconciles"] is False
+
+
+def test_notes_are_shown_apart_from_warnings() -> None:
+    """Information ("years taken from the period") is a note, beside each statement; it is
+    not a warning, so it neither parks the case nor hides among what a reviewer must check."""
+    pdf = Path(__file__).parent / "fixtures" / "statements" / "pdf" / "chase_pdf_may.pdf"
+    done = _cli("--json", str(pdf))
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    [statement] = data["statements"]
+    assert any("print no year" in note for note in statement["notes"])
+    assert data["warnings"] == [] and statement["warnings"] == []
+    text = _cli(str(pdf))
+    assert "note" in text.stdout and "print no year" in text.stdout

@@ -28,7 +28,7 @@ def _load(paths: list[str]) -> list[Document]:
 
 _STATEMENT_KEYS = ("source", "format", "layout", "period_start", "period_end",
                    "transaction_count", "opening_balance", "closing_balance", "total_credits",
-                   "total_debits", "reconciles", "pending_excluded", "warnings")
+                   "total_debits", "reconciles", "pending_excluded", "warnings", "notes")
 
 
 def _summary(output: dict[str, Any]) -> dict[str, Any]:
@@ -76,6 +76,11 @@ def _print_text(summary: dict[str, Any], output: dict[str, Any]) -> None:
         print(f"{statement['source']}: {statement['period_start']} .. {statement['period_end']}, "
               f"{statement['transaction_count']} transactions, reconciles: "
               f"{verdict[statement['reconciles']]} ({statement['reconciliation_note']})")
+        notes = statement.get("notes") or []  # information, not for review
+        for note in notes[:5]:
+            print(f"  note: {note}")
+        if len(notes) > 5:
+            print(f"  note: {len(notes) - 5} more (--json lists them all)")
     print()
     print(f"transactions     {summary['transactions']}")
     print(f"opening balance  {_money(summary['opening_balance'])}")
