@@ -80,7 +80,6 @@ class _Row:
     section: str | None  # the section key rows are totalled under
     amount: Decimal | None = None  # signed when known
     unsigned: Decimal | None = None
-    sign_hint: int | None = None
     balance: Decimal | None = None
     pending: bool = False
     printed_negative: bool = False  # its amount column prints debits with a sign
@@ -157,7 +156,7 @@ def _split_statements(lines: list[Line]) -> list[list[Line]]:
             chunks.append([])
         if not chunks:
             chunks.append([])
-        if period is not None and (current_period is None or period != current_period):
+        if period is not None:
             current_period = period
         chunks[-1].extend(page_lines_)
     return chunks
@@ -192,8 +191,8 @@ def _read_chunk(chunk: _Chunk, know: PdfKnowledge, *, source: str, page_count: i
     texts = [line.text for line in chunk.lines]
     notes: list[str] = []
     warnings: list[str] = []
-    opening, closing = stated_balances(chunk.lines, {id(row.line) for row in chunk.rows}, know,
-                                     notes)
+    opening, closing = stated_balances(chunk.lines, {id(row.line) for row in chunk.rows},
+                                       know, notes)
     period = find_period(texts[:120]) or labelled_period(chunk.lines, know) \
         or period_under_label(chunk.lines) or statement_date_period(chunk.lines) \
         or fallback_period
@@ -210,7 +209,7 @@ def _read_chunk(chunk: _Chunk, know: PdfKnowledge, *, source: str, page_count: i
             if row.amount is None and row.unsigned is not None:
                 row.amount, row.unsigned = abs(row.unsigned), None
     dates = _dates(rows, period, source, notes)
-    raw = [RawRow(date, row.description, row.amount, row.unsigned, row.balance, row.sign_hint)
+    raw = [RawRow(date, row.description, row.amount, row.unsigned, row.balance)
            for date, row in zip(dates, rows, strict=True)]
     order = list(range(len(raw)))
     if len(raw) >= 2 and raw[0].date > raw[-1].date:  # newest first: reverse the whole table
@@ -356,12 +355,11 @@ def _read_rows(chunk: _Chunk, know: PdfKnowledge) -> None:
                 if inferred is not None:
                     section = inferred
                 continue
-            if last_row is not None and _continues(line, last_row, header):
+            if last_row is not None and _continues(line, last_row.line, header):
                 last_row.description = f"{last_row.description} {line.text}"
                 last_row.line = line
                 continue
-            if open_lines and _continues(line, _Row(open_lines[-1], (1, 1, None), "", None),
-                                         header):
+            if open_lines and _continues(line, open_lines[-1], header):
                 open_lines.append(line)
                 continue
             open_lines = [line] if not skipping and _opens_row(line, header) else []
@@ -447,17 +445,17 @@ def _opens_row(line: Line, header: Header | None) -> bool:
             and header.role_at(first) == "date")
 
 
-def _continues(line: Line, row: _Row, header: Header | None) -> bool:
-    """A text-only line right under a row, starting in its description column."""
+def _continues(line: Line, above: Line, header: Header | None) -> bool:
+    """A text-only line right under a row's line, starting in its description column."""
     if any(item.kind == "amount" for item in line.items):
         return False
-    if line.page != row.line.page or line.top - row.line.bottom > 1.5 * row.line.height:
+    if line.page != above.page or line.top - above.bottom > 1.5 * above.height:
         return False  # (a line's height is its glyphs': rows sit about two apart)
     if _TOTAL.match(line.text) or _PENDING.match(line.text):
         return False
     start = header.description_x0 if header is not None else None
     if start is None:
-        start = row.line.items[1].x0 if len(row.line.items) > 1 else row.line.x0 + 20
+        start = above.items[1].x0 if len(above.items) > 1 else above.x0 + 20
     if line.items[0].kind == "date" and line.items[0].x0 < start - 12:
         return False  # a date in the date column starts a row
     return abs(line.x0 - start) < 12 or (line.x0 > start and line.x0 < start + 40)
@@ -576,23 +574,8 @@ def _row(line: Line, header: Header | None, section: tuple[str, str] | None,
                 - abs(debit.amount if debit and debit.amount else ZERO)
         elif amount is not None:
             _sign(row, amount, kind)
-        elif balance is not None:
-            if matches_label(description, know.opening_labels):
-                chunk.opening_row = chunk.opening_row if chunk.opening_row is not None \
-                    else balance.amount
-                return None
-            if matches_label(description, know.closing_labels):
-                chunk.closing_row = balance.amount
-                return None
-            return None
-    if matches_label(description, know.opening_labels) and row.amount is not None \
-            and row.balance is None:
-        chunk.opening_row = row.amount if chunk.opening_row is None else chunk.opening_row
-        return None
-    if matches_label(description, know.closing_labels) and row.amount is not None \
-            and row.balance is None:
-        chunk.closing_row = row.amount
-        return None
+        else:
+            return None  # a balance alone, under no balance label: not a transaction
     if kind in _SIGN:
         chunk.table_kinds.add("sectioned")
     return row
@@ -607,4 +590,3 @@ def _sign(row: _Row, item: Item, section_kind: str | None) -> None:
         row.amount = abs(value) * _SIGN[section_kind]
     else:
         row.unsigned = value  # signed later by the running balance, or guessed
-        row.sign_hint = None
