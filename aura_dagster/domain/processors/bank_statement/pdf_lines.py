@@ -13,15 +13,16 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from aura_dagster.domain.documents.words import PageWords, Word
-from aura_dagster.domain.processors.bank_statement.values import AMOUNT_RE, parse_amount
+from aura_dagster.domain.processors.bank_statement.values import (
+    AMOUNT_RE,
+    MONTH_NAME_PATTERN,
+    MONTHS,
+    parse_amount,
+)
 
-_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
-          r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
-_MONTHS = {name: index for index, name in enumerate(
-    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
 _NUMERIC_DATE = re.compile(r"(\d{1,2})[/-](\d{1,2})(?:[/-](\d{2}|\d{4}))?")
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_MONTH_WORD = re.compile(_MONTH, re.IGNORECASE)
+_MONTH_WORD = re.compile(rf"{MONTH_NAME_PATTERN}\.?", re.IGNORECASE)
 _DAY = re.compile(r"(\d{1,2}),?")
 _YEAR = re.compile(r"((?:19|20)\d{2}),?")
 _SIGN_WORD = re.compile(r"^(?:[-+]\$?|\$|[-+]\s?\$)$")
@@ -130,7 +131,7 @@ def tokenize(words: list[Word]) -> list[Item]:
                      or _day_month_date_at(words, index))
         elif first in "-+$(":
             found = _amount_at(words, index)
-        elif first.isalpha() and text[:3].lower() in _MONTHS:
+        elif first.isalpha() and text[:3].lower() in MONTHS:
             found = _month_date_at(words, index)
         if found is not None:
             item, index = found
@@ -181,7 +182,7 @@ def _day_month_date_at(words: list[Word], index: int) -> tuple[Item, int] | None
         y = _YEAR.fullmatch(words[end].text)
         if y:
             end, year = end + 1, int(y[1])
-    return _date_item(words, index, end, _MONTHS[month_text[:3].lower()], int(day[1]), year)
+    return _date_item(words, index, end, MONTHS[month_text[:3].lower()], int(day[1]), year)
 
 
 def _month_date_at(words: list[Word], index: int) -> tuple[Item, int] | None:
@@ -189,7 +190,7 @@ def _month_date_at(words: list[Word], index: int) -> tuple[Item, int] | None:
     if len(text) <= 10 and _MONTH_WORD.fullmatch(text) and index + 1 < len(words):
         day = _DAY.fullmatch(words[index + 1].text)
         if day:
-            month = _MONTHS[text[:3].lower()]
+            month = MONTHS[text[:3].lower()]
             end, year = index + 2, None
             if end < len(words):
                 y = _YEAR.fullmatch(words[end].text)

@@ -59,7 +59,7 @@ from aura_dagster.domain.processors.bank_statement.pdf_lines import (
     page_lines,
     repair_ocr_page,
 )
-from aura_dagster.domain.processors.bank_statement.pdf_text import find_period
+from aura_dagster.domain.processors.bank_statement.pdf_text import bank_name, find_period
 from aura_dagster.domain.processors.bank_statement.values import resolve_year
 
 ZERO = Decimal("0.00")
@@ -253,18 +253,9 @@ def _read_chunk(chunk: _Chunk, know: PdfKnowledge, *, source: str, page_count: i
         source=source, format="pdf", period_start=period[0], period_end=period[1],
         transactions=transactions, opening_balance=verdict.opening,
         closing_balance=verdict.closing, opening_balance_source=verdict.opening_source,
-        bank_name=_bank_name(texts), account_id=account, page_count=page_count,
+        bank_name=bank_name(texts), account_id=account, page_count=page_count,
         notes=notes + guess_notes, layout=layout, pending_excluded=pending,
         warnings=warnings, chain_verdict=reconciles)
-
-
-_BANK_NAME = re.compile(r"\b(bank|credit union|financial|savings|trust)\b", re.IGNORECASE)
-_PAGE = re.compile(r"\bpage\s+\d+(\s+of\s+\d+)?", re.IGNORECASE)
-
-
-def _bank_name(texts: list[str]) -> str | None:
-    line = next((text for text in texts[:15] if _BANK_NAME.search(text)), None)
-    return _PAGE.sub("", line.split(" - ")[0]).strip() if line else None
 
 
 def _inferred_layout(chunk: _Chunk) -> str:

@@ -123,6 +123,13 @@ def _first_amount_after(line: str, pattern: re.Pattern[str]) -> Decimal | None:
     return parse_amount(found[0]) if found else None
 
 
+def bank_name(lines: list[str]) -> str | None:
+    """The bank named in the letterhead: the first of the top lines naming a bank, credit
+    union, ... (without its page number)."""
+    line = next((text for text in lines[:15] if _BANK_NAME.search(text)), None)
+    return _PAGE.sub("", line.split(" - ")[0]).strip() if line else None
+
+
 def find_period(lines: list[str]) -> tuple[dt.date, dt.date] | None:
     """The statement period: a labelled phrase first ("Statement period 06/01/2026 through
     06/30/2026", "for the period April 1 - April 30, 2026"), read across line breaks, then
@@ -181,8 +188,6 @@ def parse_statement_text(text: str, *, source: str, page_count: int = 1) -> Stat
     period = find_period(lines)
     opening: Decimal | None = None
     closing: Decimal | None = None
-    bank_line = next((line for line in lines[:15] if _BANK_NAME.search(line)), None)
-    bank_name = _PAGE.sub("", bank_line.split(" - ")[0]).strip() if bank_line else None
     account_match = next((m for m in map(_ACCOUNT.search, lines[:40]) if m), None)
     columns = _Columns()
     sign_hint: int | None = None
@@ -258,7 +263,7 @@ def parse_statement_text(text: str, *, source: str, page_count: int = 1) -> Stat
         warnings.append(f"{jumps} row(s) where the running balance does not follow the amount")
     statement = build_statement(
         rows, opening, closing, period, source=source, page_count=page_count,
-        bank_name=bank_name, account_id=account_match[1] if account_match else None,
+        bank_name=bank_name(lines), account_id=account_match[1] if account_match else None,
         notes=notes, fmt="pdf")
     layout = ("pdf_split_columns" if split_rows else "pdf_sectioned" if sectioned
               else "pdf_signed_amount")

@@ -16,13 +16,13 @@ AMOUNT_RE = re.compile(rf"^{AMOUNT_PATTERN}$", re.IGNORECASE)
 
 MONTHS = {name: index for index, name in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
-_MONTH_NAME = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?"
+MONTH_NAME_PATTERN = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?"
                r"|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
 # A date token, with or without a year.
 DATE_PATTERN = (r"(?:\d{4}-\d{2}-\d{2}"
                 r"|\d{1,2}[/-]\d{1,2}(?:[/-]\d{2,4})?"
-                rf"|{_MONTH_NAME}\.?\s+\d{{1,2}}\b(?:,?\s+(?:19|20)\d{{2}}\b)?"
-                rf"|\d{{1,2}}\s+{_MONTH_NAME}\b(?:\s+(?:19|20)\d{{2}}\b)?)")
+                rf"|{MONTH_NAME_PATTERN}\.?\s+\d{{1,2}}\b(?:,?\s+(?:19|20)\d{{2}}\b)?"
+                rf"|\d{{1,2}}\s+{MONTH_NAME_PATTERN}\b(?:\s+(?:19|20)\d{{2}}\b)?)")
 DATE_RE = re.compile(DATE_PATTERN, re.IGNORECASE)
 
 
