@@ -249,8 +249,13 @@ class BaseProcessor(ABC):
         checked = [d.with_changes(extraction_error=TooManyPagesError.code)
                    if d.extraction_error is None and (d.page_count or 0) > max_pages else d
                    for d in relevant]
-        return checked, [d for d in checked if d.extraction_error is not None
-                         and not (self.READS_SCANS and d.extraction_error == NoTextLayerError.code)]
+        return checked, [d for d in checked if not self.can_read(d)]
+
+    def can_read(self, doc: Document) -> bool:
+        """Extraction found nothing wrong, or only that a scan has no text layer and this
+        processor reads scans itself."""
+        return doc.extraction_error is None or (
+            self.READS_SCANS and doc.extraction_error == NoTextLayerError.code)
 
     # -- work ------------------------------------------------------------------------------
     @abstractmethod

@@ -11,7 +11,6 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from aura_dagster.domain.documents.errors import NoTextLayerError
 from aura_dagster.domain.documents.extraction import DEFAULT_MAX_PAGES
 from aura_dagster.domain.documents.model import Document, DocumentType
 from aura_dagster.domain.factors import FactorSpec
@@ -115,7 +114,7 @@ class BankStatementProcessor(BaseProcessor):
             if ctx.remaining() <= 0:
                 raise TemporaryProcessorError("DEADLINE_EXCEEDED",
                                               "ran out of time between statements")
-            if doc.extraction_error not in (None, NoTextLayerError.code):
+            if not self.can_read(doc):
                 # Extraction already failed upstream: report it, analyse the others. A scan
                 # (no text layer) is read here, by OCR.
                 unreadable.append({"document_id": doc.document_id, "name": doc.name,
