@@ -180,13 +180,12 @@ def _page_words(page: pdfium.PdfPage, number: int) -> PageWords:
     width, height = page.get_size()
     textpage = page.get_textpage()
     try:
+        raw = textpage.raw
         count = textpage.count_chars()
         text = textpage.get_text_range(0, count) if count else ""
         if len(text) != count:  # a character outside the BMP: one index per PDFium char
-            text = "".join(chr(pdfium_c.FPDFText_GetUnicode(textpage, i)) if i >= 0 else " "
-                           for i in range(count))
+            text = "".join(chr(pdfium_c.FPDFText_GetUnicode(raw, i)) for i in range(count))
         words: list[Word] = []
-        raw = textpage.raw
         left, right = ctypes.c_double(), ctypes.c_double()
         bottom, top = ctypes.c_double(), ctypes.c_double()
         box = pdfium_c.FPDFText_GetCharBox
