@@ -69,7 +69,7 @@ _CREDIT_WORDS = re.compile(r"\b(deposits?|credits?|additions?|interest)\b", re.I
 
 
 def heading_sign(above: Line | None, header_line: Line,
-                  know: PdfKnowledge) -> tuple[str, str] | None:
+                 know: PdfKnowledge) -> tuple[str, str] | None:
     """A short title right above a table header that pdf_layouts.toml does not list: its
     sign from its words ("Electronic Debits"), when they say one direction only."""
     if above is None or above.page != header_line.page or above.amounts() \

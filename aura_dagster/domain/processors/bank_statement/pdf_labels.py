@@ -21,7 +21,7 @@ def matches_label(text: str, labels: tuple[str, ...]) -> bool:
 
 
 def stated_balances(lines: list[Line], row_lines: set[int], know: PdfKnowledge,
-                     notes: list[str]) -> tuple[Decimal | None, Decimal | None]:
+                    notes: list[str]) -> tuple[Decimal | None, Decimal | None]:
     """The opening and closing balances stated beside or under their labels (not in the
     rows: `row_lines` are their lines' ids); an available balance apart from the closing
     one is a note."""
