@@ -23,8 +23,9 @@ ocr:
 services:
 	@scripts/ensure-services.sh
 
+# The demo keeps .data/ (store, runs, review decisions): `make demo FRESH=1` wipes it first.
 demo: $(STAMP) ocr
-	$(BIN)/aura-dagster demo
+	$(BIN)/aura-dagster demo $(if $(FRESH),--fresh) $(ARGS)
 
 test: $(STAMP) services ocr
 	$(BIN)/ruff check aura_dagster aura_dagster_tests benchmarks

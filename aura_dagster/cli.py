@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import warnings
+from pathlib import Path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the whole engine on sample underwritings")
     demo.add_argument("--keep", action="store_true",
                       help="leave Dagster running afterwards, and parked cases parked")
+    demo.add_argument("--fresh", action="store_true",
+                      help="wipe the data dir first (store, runs, review decisions); kept "
+                           "by default")
 
     stack = sub.add_parser("stack", help="start a profile (embedded or production) and keep it")
     stack.add_argument("--profile", choices=["embedded", "production"], default="embedded")
@@ -55,6 +59,24 @@ def build_parser() -> argparse.ArgumentParser:
     rerun.add_argument("underwriting_id")
     rerun.add_argument("--by", default="cli", metavar="NAME", help="who asks (a run tag)")
 
+    # Lender rules (commands/rules.py).
+    rules = sub.add_parser("rules", help="lender rules per organization (decline / park)")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
+    rules_list = rules_sub.add_parser("list", help="the rules in force, their version, history")
+    rules_list.add_argument("--org", required=True, metavar="ORG")
+    rules_list.add_argument("--json", action="store_true", help="print JSON")
+    rules_show = rules_sub.add_parser("show", help="a version's rules (default: in force)")
+    rules_show.add_argument("--org", required=True, metavar="ORG")
+    rules_show.add_argument("--version", type=int, default=None, metavar="N",
+                            help="0: the defaults")
+    rules_show.add_argument("--json", action="store_true", help="print JSON (`rules set` reads it)")
+    rules_set = rules_sub.add_parser("set", help="store a new version from a JSON or TOML file")
+    rules_set.add_argument("--org", required=True, metavar="ORG")
+    rules_set.add_argument("--file", required=True, type=Path, metavar="RULES.json|toml")
+    rules_set.add_argument("--by", required=True, metavar="NAME", help="who changes them")
+    rules_set.add_argument("--note", default=None, help="why (kept with the version)")
+    rules_sub.add_parser("factors", help="the factor names and types conditions can use")
+
     status = sub.add_parser("status", help="progress and ETA of an underwriting or a batch")
     status.add_argument("underwriting_id", nargs="?")
     status.add_argument("--org", default=None, metavar="ORG", help="an organization's cases")
@@ -77,8 +99,11 @@ def _review(args: argparse.Namespace) -> int:
         if not cases:
             print("no underwriting is awaiting review")
         for case in cases:
+            # One reason a line, never cut: lender-rule reasons are sentences.
             print(f"{case.underwriting_id:<24} {case.organization_id:<20} "
-                  f"{format_age(case.age_seconds):>7}  {'; '.join(case.reasons) or '-'}")
+                  f"{format_age(case.age_seconds):>7}  {case.business_name or ''}".rstrip())
+            for reason in case.reasons or ["-"]:
+                print(f"    {reason}")
         return 0
     if args.command == "approve":
         outcome = review.approve(args.underwriting_id, reviewer=args.by, note=args.note)
@@ -111,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from aura_dagster.commands.demo import run as run_demo
 
-        return run_demo(keep=args.keep)
+        return run_demo(keep=args.keep, fresh=args.fresh)
     if args.command in ("stack", "worker"):
         from aura_dagster.commands import stack as stack_command
 
@@ -133,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.underwriting_id}: process_underwriting run {run_id} queued (follow "
                   f"it: aura-dagster status {args.underwriting_id} --watch)")
             return 0
+        if args.command == "rules":
+            from aura_dagster.commands.rules import run as run_rules
+
+            return run_rules(args)
         if args.command == "status":
             from aura_dagster.commands.status import run as run_status
 

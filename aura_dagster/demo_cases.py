@@ -95,7 +95,8 @@ def build_demo_cases(stores: Stores, documents_root: Path) -> list[DemoCase]:
                 (samples["first_demo_bank_2024-01_to_2024-03.csv"], None),
                 (samples["first_demo_bank_2024-01.ofx"], None),
                 (ids["tax_redwood"], None), (ids["dl_expired"], None))),
-            "adverse business report, expired license, documents typed by the classifier"),
+            "adverse business report (active bankruptcy), expired license, documents typed "
+            "by the classifier: declined by the lender rules, with their reasons"),
         DemoCase(UnderwritingSpec(
             "uw_demo_1003", ACME, "Golden Gate Dry Cleaners Inc", "CA", _docs(
                 "uw_demo_1003",

@@ -121,3 +121,16 @@ def test_asset_specs_snapshot(load_definitions: Callable[[], ModuleType]) -> Non
         SNAPSHOT.write_text(json.dumps(snapshot, indent=1, sort_keys=True) + "\n")
     assert snapshot == json.loads(SNAPSHOT.read_text()), (
         "asset specs changed: review, then AURA_UPDATE_SNAPSHOTS=1 to accept")
+
+
+def test_embedded_kinds_follow_the_urls_the_stack_sets(
+        load_definitions: Callable[[], ModuleType], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    """The local stack hands its code server the SQLite URLs through the environment (read
+    at run time through EnvVar): the kinds still say SQLite, not PostgreSQL."""
+    monkeypatch.setenv("AURA_ENV", "embedded")
+    monkeypatch.setenv("AURA_DATABASE_URL", f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    monkeypatch.setenv("AURA_WAREHOUSE_URL", f"sqlite:///{tmp_path / 'warehouse.sqlite3'}")
+    graph = load_definitions().defs.resolve_asset_graph()
+    assert graph.get(AssetKey("underwriting_factors")).kinds == {"sqlite", "pandas"}
+    assert graph.get(AssetKey("underwriting_documents")).kinds == {"sqlite"}

@@ -236,9 +236,11 @@ def test_produced_factors_are_declared_with_their_types(demo: DemoStore) -> None
 
 
 def test_completion_time_status_and_run_ids(demo: DemoStore) -> None:
+    # The adverse case (active bankruptcy) is declined by the default lender rules.
+    expected = {"uw_demo_1001": "completed", "uw_demo_1002": "declined"}
     for underwriting_id in RUN_CASES:
         row = demo.stores.underwritings.get_underwriting(underwriting_id)
-        assert row["status"] == "completed" and row["completed_at"] is not None
+        assert row["status"] == expected[underwriting_id] and row["completed_at"] is not None
     first, second = demo.runs["uw_demo_1001"]
     with demo.warehouse().connect() as conn:
         frame = pd.read_sql(sa.text("SELECT * FROM processor_executions "

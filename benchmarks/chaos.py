@@ -53,12 +53,15 @@ class Workload:
 
         self.local, self.stores = local, stores
         self.root = local.data_dir / "documents"
-        statement = next(f.path for f in write_bank_statement_samples(self.root / "statements")
-                         if f.path.name == "first_demo_bank_2024-01.pdf")
+        # Three months of statements: fewer parks the case (default lender rule short_history).
+        written = {f.path.name: f.path
+                   for f in write_bank_statement_samples(self.root / "statements")}
+        statements = [written[f"first_demo_bank_2024-0{m}.pdf"] for m in (1, 2, 3)]
         tax = write_tax_return_pdf(self.root / "tax_return.pdf",
                                    business_name="Sunrise Bakery LLC", tax_year=2023,
                                    form="1120-S", gross_receipts=612_400, net_income=88_150)
-        self.documents = [(statement, "bank_statement"), (tax, "tax_return")]
+        self.documents = [*((path, "bank_statement") for path in statements),
+                          (tax, "tax_return")]
         self.tenants = [f"org_chaos_{i}" for i in range(4)]
         for org in self.tenants:
             register_tenant(stores, org, PURCHASES)

@@ -87,7 +87,8 @@ REVIEW_COLUMN_DOCS: tuple[tuple[str, str, str], ...] = (
 COMPLETION_COLUMN_DOCS: tuple[tuple[str, str, str], ...] = (
     ("underwriting_id", "string", "The underwriting (the partition key)."),
     ("organization_id", "string", "The lender (tenant)."),
-    ("published", "bool", "False while the case awaits review."),
+    ("published", "bool", "True: the event was published (a parked case has no row until "
+                          "a person decides)."),
     ("message_id", "string", "Pub/Sub message id of processing.completed."),
     ("event_json", "json", "The published event."),
     ("published_at", "string", "When it was published (ISO 8601, UTC)."),
@@ -162,8 +163,12 @@ INTERNAL_DEPS: dict[str, tuple[str, ...]] = {
 
 
 def _url_kind(url: Any) -> str:
-    if isinstance(url, EnvVar) or not isinstance(url, str):
-        return "postgres"  # production reads its URL at run time: PostgreSQL there
+    if isinstance(url, EnvVar):
+        # Read at run time, but the environment that loads the definitions is the one the
+        # runs get (the local stack passes its SQLite URLs this way): name what it holds.
+        url = url.get_value(default=None)
+    if not isinstance(url, str) or not url:
+        return "postgres"  # production's URL comes with the runs: PostgreSQL there
     return "sqlite" if url.startswith("sqlite") else "postgres"
 
 

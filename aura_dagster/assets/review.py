@@ -21,6 +21,7 @@ from dagster import (
     Failure,
     MetadataValue,
     Output,
+    RunsFilter,
     multi_asset,
 )
 
@@ -46,8 +47,21 @@ from aura_dagster.resources.notifier import NotifierResource
 from aura_dagster.resources.pubsub import PubSubResource
 from aura_dagster.resources.store import StoreResource
 from aura_dagster.services.completion import completion_payload
-from aura_dagster.services.publish_once import completion_key, publish_once
-from aura_dagster.tags import REVIEW_DECISION_TAG, REVIEW_REFUSED_TAG, REVIEWER_TAG
+from aura_dagster.services.lender_rules import RulesJudgement, judge_case
+from aura_dagster.services.publish_once import (
+    already_published,
+    completion_key,
+    publish_once,
+)
+from aura_dagster.tags import (
+    REVIEW_DECISION_TAG,
+    REVIEW_REFUSED_TAG,
+    REVIEW_RUN_TAG,
+    REVIEW_TAG,
+    REVIEWER_TAG,
+)
+
+PARTITION_TAG = "dagster/partition"  # Dagster's run tag (not exported publicly)
 
 REVIEW_COLUMNS = ["underwriting_id", "organization_id", "status", "reasons", "reviewed_by",
                   "decided_at", "run_id"]
@@ -138,6 +152,48 @@ def _apply_person_decision(context: AssetExecutionContext, repos: Any, row: dict
 
 Materialized = tuple[pd.DataFrame, dict[str, Any]]  # a frame and its metadata
 
+# The gate decides by itself only a case a run has accepted (the load step made it
+# `processing`) or one already parked (deciding again, e.g. with another threshold).
+GATE_DECIDES = ("processing", "awaiting_review")
+
+
+def _record_gate_decision(context: AssetExecutionContext, repos: Any, row: dict[str, Any],
+                          status: str, **fields: Any) -> None:
+    """Compare-and-set the gate's decision: a final outcome is never decided again without
+    processing the case again. The one exception is this run group's own retry after it
+    published (the same decision, the same message: publish_once reuses it)."""
+    underwriting_id = row["id"]
+    if repos.underwritings.transition(underwriting_id, GATE_DECIDES, status,
+                                      **fields) is not None:
+        return
+    current = repos.underwritings.get_underwriting(underwriting_id) or {}
+    group = context.run.root_run_id or context.run_id
+    if current.get("completed_at") is not None and already_published(
+            repos, completion_key(group)):
+        return
+    state = current.get("status", "unknown")
+    add_run_tags(context, {REVIEW_REFUSED_TAG: state}, replace=True)
+    raise Failure(
+        description=f"underwriting {underwriting_id!r} is {state}: the review gate decides "
+                    "only a case being processed or parked. To process it again, rerun it "
+                    f"(aura-dagster rerun {underwriting_id}, or materialize the whole job). "
+                    "Nothing was changed.",
+        metadata={"status": state}, allow_retries=False)
+
+
+def _tag_review_outcome(context: AssetExecutionContext, status: str) -> None:
+    """The runs list shows the gate's outcome (`aura/review`). A decision also retags the
+    partition's runs that parked it, so no run still reads as waiting once it is decided."""
+    add_run_tags(context, {REVIEW_TAG: status}, replace=True)
+    if status == "awaiting_review":
+        return
+    parked = context.instance.get_runs(filters=RunsFilter(tags={
+        PARTITION_TAG: context.partition_key, REVIEW_TAG: "awaiting_review"}))
+    for run in parked:
+        if run.run_id != context.run_id:
+            context.instance.add_run_tags(run.run_id, {REVIEW_TAG: status,
+                                                       REVIEW_RUN_TAG: context.run_id})
+
 
 def decide_review(context: AssetExecutionContext, config: ReviewConfig, store: StoreResource,
                   notifier: NotifierResource, pipeline_options: PipelineOptionsResource,
@@ -160,6 +216,7 @@ def decide_review(context: AssetExecutionContext, config: ReviewConfig, store: S
     threshold = (config.auto_approve_above if config.auto_approve_above is not None
                  else options.auto_approve_above)
     decided = person_decision(config)
+    judgement: RulesJudgement | None = None  # a person's decision overrides the rules
     if decided is not None:
         status, reasons = _apply_person_decision(context, repos, row, decided)
     else:
@@ -173,13 +230,25 @@ def decide_review(context: AssetExecutionContext, config: ReviewConfig, store: S
         # skip_validation: failed checks still show on the checks, but do not park the case.
         verdict = review_decision([] if options.skip_validation else checks, confidences,
                                   threshold, failed)
+        # The lender's rules, after the checks: a decline is the lender's decision and
+        # stands even with skip_review; a park (or a factor a rule needs that is missing)
+        # parks like a failed check.
+        judgement = judge_case(repos, organization_id, factor_values(underwriting_factors))
+        repos.rules.set_underwriting_rules_version(underwriting_id, judgement.version,
+                                                   organization_id=organization_id)
         reasons = list(verdict.reasons)
-        if verdict.needs_review and not options.skip_review:
+        if judgement.declined:
+            status = "declined"
+            reasons = list(judgement.reasons)
+            # Decided, not yet published: publish_completion (same step) declines it.
+            _record_gate_decision(context, repos, row, "processing",
+                                  review_reason="; ".join(reasons))
+        elif (verdict.needs_review or judgement.parked) and not options.skip_review:
+            reasons += list(judgement.reasons)
             status = "awaiting_review"
-            repos.underwritings.set_status(underwriting_id, "awaiting_review",
-                                           review_reason="; ".join(reasons),
-                                           reviewed_by=None, reviewed_at=None,
-                                           review_decision=None, review_note=None)
+            _record_gate_decision(context, repos, row, "awaiting_review",
+                                  review_reason="; ".join(reasons), reviewed_by=None,
+                                  reviewed_at=None, review_decision=None, review_note=None)
             if options.notify_on_review:
                 notifier.notify(f"Review needed: {underwriting_id}",
                                 "The underwriting is parked for review:\n- "
@@ -189,9 +258,11 @@ def decide_review(context: AssetExecutionContext, config: ReviewConfig, store: S
         else:
             status = "auto_approved"
             # Decided, not yet published: publish_completion (same step) completes it.
-            repos.underwritings.set_status(underwriting_id, "processing")
+            _record_gate_decision(context, repos, row, "processing")
+    _tag_review_outcome(context, status)
     metadata = {
         "status": status, "reasons": reasons,
+        **({"rules": MetadataValue.json(judgement.as_dict())} if judgement else {}),
         **partition_metadata(organization_id, row.get("business_name")),
         **({"reviewer": decided.reviewer, "decision": decided.decision,
             "note": decided.note or ""} if decided else {}),
@@ -210,25 +281,21 @@ def publish_completion(context: AssetExecutionContext, store: StoreResource,
                        pubsub: PubSubResource, notifier: NotifierResource,
                        underwriting_review: pd.DataFrame,
                        processor_executions: pd.DataFrame) -> Materialized:
-    """processing.completed for a decided case; held while the case awaits review."""
+    """processing.completed for a decided case (the caller holds it while the case awaits
+    review)."""
     underwriting_id = context.partition_key
     review = underwriting_review.iloc[0]
     organization_id = str(review["organization_id"])
     case = store.open().underwritings.get_underwriting(underwriting_id) or {}
     metadata = partition_metadata(organization_id, case.get("business_name"))
-    if review["status"] == "awaiting_review":
-        context.log.info(f"{underwriting_id} awaits review: processing.completed is held")
-        return pd.DataFrame([{"underwriting_id": underwriting_id,
-                              "organization_id": organization_id, "published": False,
-                              "message_id": None, "event_json": None,
-                              "published_at": None}]), {
-            **metadata, "published": False, "reason": "awaiting_review"}
     repos = store.open()
     outcome, reason = "completed", None
     if review["status"] == "rejected":
         row = repos.underwritings.get_underwriting(underwriting_id) or {}
         outcome = "rejected"
         reason = row.get("review_note") or f"rejected by {review['reviewed_by']}"
+    elif review["status"] == "declined":
+        outcome, reason = "declined", "; ".join(json.loads(review["reasons"]))
     event = completion_payload(
         underwriting_id=underwriting_id, organization_id=organization_id,
         run_id=context.run_id, status=outcome, reason=reason,
@@ -243,7 +310,7 @@ def publish_completion(context: AssetExecutionContext, store: StoreResource,
     stores.underwritings.record_completion(underwriting_id, outcome)
     summary = event["summary"]
     notifier.notify(f"Processing {outcome}: {underwriting_id}",
-                    (f"Rejected: {reason}\n\n" if reason else "")
+                    (f"{outcome.capitalize()}: {reason}\n\n" if reason else "")
                     + json.dumps(summary, indent=2))
     return pd.DataFrame([{"underwriting_id": underwriting_id,
                           "organization_id": organization_id, "published": True,
@@ -314,6 +381,12 @@ def underwriting_review(context: AssetExecutionContext, config: ReviewConfig,
     yield Output(review, "underwriting_review", metadata=metadata)
     yield review_cleared(context, review)
     if "processing_completed" not in selected:
+        return
+    if review.iloc[0]["status"] == "awaiting_review":
+        # Held: nothing is published, so the partition of processing_completed stays
+        # unmaterialized (not a green "Materialized") until a person decides.
+        context.log.info(f"{context.partition_key} awaits review: processing.completed is "
+                         "held")
         return
     completed, metadata = publish_completion(context, store, pubsub, notifier, review,
                                              processor_executions)

@@ -6,12 +6,15 @@
         local.pubsub.publish(local.pubsub.underwriting_created_topic, event, attrs)
         done = wait_for_completions(local, {"uw_1"}, timeout=120)
 
-`data_dir` is wiped and becomes AURA_DATA_DIR (SQLite store `aura.db`, warehouse,
-documents, `dagster_home/`, `logs/`). While the stack runs, `data_dir/stack.json` says where
-its parts are (aura_dagster.settings reads it), so commands typed in another shell find the
-same store, Pub/Sub emulator and Dagster home with nothing set. Leaving the block stops
-everything that was started, in reverse order, removes the state file and restores this
-process's environment.
+`data_dir` becomes AURA_DATA_DIR (SQLite store `aura.db`, warehouse, documents,
+`dagster_home/`, `logs/`); it is wiped first unless `fresh=False` (the demo keeps it). While
+the stack runs, `data_dir/stack.json` says where its parts are (aura_dagster.settings reads
+it), so commands typed in another shell find the same store, Pub/Sub emulator and Dagster
+home with nothing set. Leaving the block stops everything that was started (the Dagster
+processes first, all at once, then the emulator they talk to), removes the state file and
+restores this process's environment. `stop_on_signals()` makes SIGTERM, SIGINT and SIGHUP
+leave the block that way too: the children run in sessions of their own, so nothing else
+stops them.
 """
 
 from __future__ import annotations
@@ -19,15 +22,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Collection, Iterator
+import weakref
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any
 
 from aura_dagster.settings import (
@@ -54,6 +59,64 @@ def free_port(preferred: int) -> int:
             return int(sock.getsockname()[1])
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+class StopRequested(KeyboardInterrupt):
+    """A stop signal arrived. A KeyboardInterrupt, so what stops on Ctrl-C stops on it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's code for a command ended by this signal."""
+        return 128 + self.signum
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Raise StopRequested in the main thread on the first SIGTERM, SIGINT or SIGHUP, so the
+    `with` blocks unwind and stop what they started (by default SIGTERM and SIGHUP end the
+    process at once and leave its children running). Later signals are ignored: they would
+    cut the clean-up short."""
+    stopping = False
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise StopRequested(signum)
+
+    previous = {signum: signal.signal(signum, request_stop) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+# When each process group was sent SIGTERM: one deadline for groups stopped together.
+_terminated: weakref.WeakKeyDictionary[subprocess.Popen[bytes], float] = (
+    weakref.WeakKeyDictionary())
+
+
+def terminate_groups(procs: Iterable[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each child's process group, once (a second SIGTERM cuts Dagster's own
+    shutdown short): groups stopped together shut down side by side, not one by one."""
+    for proc in procs:
+        if proc in _terminated:
+            continue
+        _terminated[proc] = time.monotonic()
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+
+
 @contextmanager
 def managed_process(name: str, args: list[str], env: dict[str, str],
                     log_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
@@ -71,13 +134,10 @@ def managed_process(name: str, args: list[str], env: dict[str, str],
 
 def _stop_group(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
     """SIGTERM the child's process group, wait for the whole group (run workers still
-    write to DAGSTER_HOME while they shut down), SIGKILL what is left after `timeout`."""
-    try:
-        os.killpg(proc.pid, 15)
-    except ProcessLookupError:
-        proc.wait()
-        return
-    deadline = time.monotonic() + timeout
+    write to DAGSTER_HOME while they shut down), SIGKILL what is left `timeout` seconds
+    after its SIGTERM."""
+    terminate_groups([proc])
+    deadline = _terminated[proc] + timeout
     while time.monotonic() < deadline:
         proc.poll()  # reap the leader so the group can empty
         try:
@@ -104,8 +164,10 @@ class LocalStack:
     """Pub/Sub emulator + sandbox vendors + a DAGSTER_HOME, and Dagster on demand."""
 
     def __init__(self, data_dir: Path, *, sandbox_slow_seconds: float = 30.0,
-                 listener: str | None = None, database_url: str | None = None) -> None:
+                 listener: str | None = None, database_url: str | None = None,
+                 fresh: bool = True) -> None:
         self.data_dir = data_dir.resolve()
+        self.fresh = fresh  # wipe data_dir at start (else keep the store and Dagster's runs)
         self.home = self.data_dir / "dagster_home"
         self.log_dir = self.data_dir / "logs"
         self.listener = listener or f"local-listener-{os.getpid()}"
@@ -137,8 +199,16 @@ class LocalStack:
                  tb: TracebackType | None) -> None:
         self.close()
 
+    def child_processes(self) -> list[subprocess.Popen[bytes]]:
+        """The process-group leaders started for Dagster (each group holds their code
+        servers and run workers)."""
+        return list(self.dagster_processes)
+
     def close(self) -> None:
         try:
+            # All at once: the daemon and the webserver stop side by side, while the
+            # emulator their sensors and code servers talk to is still up.
+            terminate_groups(self.child_processes())
             self._dagster.close()
             self._stack.close()
         finally:
@@ -155,10 +225,10 @@ class LocalStack:
         if running is not None and running.pid != os.getpid():
             raise RuntimeError(f"a local stack (pid {running.pid}) already runs on "
                                f"{self.data_dir}; stop it first")
-        if self.data_dir.exists():
+        if self.fresh and self.data_dir.exists():
             shutil.rmtree(self.data_dir)
-        self.log_dir.mkdir(parents=True)
-        self.home.mkdir(parents=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.home.mkdir(parents=True, exist_ok=True)
         shutil.copy(PROJECT_ROOT / "dagster.yaml", self.home / "dagster.yaml")
 
         emulator = self._stack.enter_context(PubSubEmulator())

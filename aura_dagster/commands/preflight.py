@@ -11,6 +11,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from aura_dagster.services.organizations import known_organization
 from aura_dagster.settings import Settings
 from aura_dagster.storage import Stores
 
@@ -44,6 +45,12 @@ def open_store(settings: Settings) -> Stores:
         raise CommandError(f"the store {_redacted(settings.store_url)} has no schema: "
                            "run `python -m aura_dagster.storage upgrade` first")
     return stores
+
+
+def require_known_organization(stores: Stores, organization_id: str) -> None:
+    """A mistyped --org is an error, not an empty answer."""
+    if not known_organization(stores, organization_id):
+        raise CommandError(f"organization {organization_id!r} is not known")
 
 
 def load_instance(settings: Settings) -> Any:  # DagsterInstance

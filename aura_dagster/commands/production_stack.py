@@ -201,6 +201,16 @@ class ProductionStack(LocalStack):
         self.daemon = self.processes["daemon"]
         self.webserver_port = webserver_port
 
+    def child_processes(self) -> list[subprocess.Popen[bytes]]:
+        """Code server, daemon, webserver and Celery workers (each its own group)."""
+        procs = super().child_processes()
+        for role, value in self.processes.items():
+            if role == "workers":
+                procs += value
+            elif isinstance(value, subprocess.Popen):
+                procs.append(value)
+        return procs
+
     @property
     def worker_pids(self) -> list[int]:
         return [p.pid for p in self.processes.get("workers", [])]

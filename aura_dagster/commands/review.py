@@ -30,7 +30,9 @@ from aura_dagster.commands.preflight import (
     check_pubsub,
     load_instance,
     open_store,
+    require_known_organization,
 )
+from aura_dagster.services.progress import split_reasons
 from aura_dagster.settings import Settings, load_settings
 from aura_dagster.storage import DuplicateRequestError, RequestHashMismatchError, Stores
 from aura_dagster.tags import (
@@ -195,6 +197,9 @@ def reject(underwriting_id: str, *, reviewer: str, reason: str, **kwargs: Any) -
     return decide(underwriting_id, "reject", reviewer=reviewer, note=reason, **kwargs)
 
 
+NOT_STORED = object()  # a column the store does not have (yet)
+
+
 @dataclass(frozen=True)
 class ParkedCase:
     underwriting_id: str
@@ -203,23 +208,32 @@ class ParkedCase:
     reasons: list[str]
     parked_at: dt.datetime
     age_seconds: float
+    reason: str | None = None  # review_reason as stored, whole
+    rules_version: Any = NOT_STORED  # the lender rules that parked it, once stored
 
     def as_dict(self) -> dict[str, Any]:
-        return {"underwriting_id": self.underwriting_id,
-                "organization_id": self.organization_id, "business_name": self.business_name,
-                "reasons": self.reasons, "parked_at": self.parked_at.isoformat(),
-                "age_seconds": round(self.age_seconds)}
+        shown = {"underwriting_id": self.underwriting_id,
+                 "organization_id": self.organization_id, "business_name": self.business_name,
+                 "reasons": self.reasons, "reason": self.reason,
+                 "parked_at": self.parked_at.isoformat(), "age_seconds": round(self.age_seconds)}
+        if self.rules_version is not NOT_STORED:
+            shown["rules_version"] = self.rules_version
+        return shown
 
 
 def list_parked(organization_id: str | None = None, *, settings: Settings | None = None,
                 stores: Stores | None = None,
                 now: dt.datetime | None = None) -> list[ParkedCase]:
-    """Cases awaiting review, longest-waiting first (parked since the status last changed)."""
+    """Cases awaiting review, longest-waiting first (parked since the status last changed).
+    An organization that is not known is an error (a typo must not read as "nothing")."""
     stores = stores or open_store(settings or load_settings())
+    if organization_id is not None:
+        require_known_organization(stores, organization_id)
     now = now or dt.datetime.now(dt.UTC)
     return [ParkedCase(r["id"], r["organization_id"], r.get("business_name"),
-                       [x for x in (r.get("review_reason") or "").split("; ") if x],
-                       r["updated_at"], (now - r["updated_at"]).total_seconds())
+                       split_reasons(r.get("review_reason")), r["updated_at"],
+                       (now - r["updated_at"]).total_seconds(), reason=r.get("review_reason"),
+                       rules_version=r.get("rules_version", NOT_STORED))
             for r in stores.underwritings.list_by_status(PARKED, organization_id)]
 
 

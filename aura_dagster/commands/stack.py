@@ -5,10 +5,12 @@
     aura-dagster worker --concurrency 4         # one more warm run worker (any machine)
 
 `stack` seeds the demo's underwritings and publishes them so there is something to watch,
-prints the UI address and runs until Ctrl-C. `worker` is the one command that starts a
-Celery run worker of the production profile: it needs the same DAGSTER_HOME (production
-dagster.yaml), AURA_DAGSTER_PG_URL and AURA_CELERY_BROKER / AURA_CELERY_BACKEND as the
-daemon, and the engine's own settings (AURA_ENV=production and its variables).
+prints the UI address and runs until Ctrl-C, SIGTERM or SIGHUP, which stop everything it
+started (exit code 0: stopping is how a running stack ends; 128 + the signal's number when
+it was stopped while starting). `worker` is the one command that starts a Celery run worker
+of the production profile: it needs the same DAGSTER_HOME (production dagster.yaml),
+AURA_DAGSTER_PG_URL and AURA_CELERY_BROKER / AURA_CELERY_BACKEND as the daemon, and the
+engine's own settings (AURA_ENV=production and its variables).
 """
 
 from __future__ import annotations
@@ -18,18 +20,34 @@ import socket
 import sys
 import time
 import warnings
+from contextlib import suppress
 from pathlib import Path
 
 from aura_dagster.celery_config import worker_args
 
 
 def _say(message: str) -> None:
-    print(f"[stack {time.strftime('%H:%M:%S')}] {message}", flush=True)
+    # After SIGHUP the terminal may be gone: a line lost must not stop the clean-up.
+    with suppress(OSError):
+        print(f"[stack {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 def run_stack(profile: str, *, workers: int, concurrency: int, port: int,
               seed_demo: bool = True) -> int:
-    from aura_dagster.commands.local_stack import LocalStack, free_port
+    from aura_dagster.commands.local_stack import StopRequested, stop_on_signals
+
+    with stop_on_signals():
+        try:
+            return _run_stack(profile, workers=workers, concurrency=concurrency, port=port,
+                              seed_demo=seed_demo)
+        except StopRequested as stop:  # before the stack was up: it did not do its job
+            _say(f"stopped ({stop.name}) while starting")
+            return stop.exit_code
+
+
+def _run_stack(profile: str, *, workers: int, concurrency: int, port: int,
+               seed_demo: bool) -> int:
+    from aura_dagster.commands.local_stack import LocalStack, StopRequested, free_port
     from aura_dagster.commands.production_stack import ProductionSettings, ProductionStack
     from aura_dagster.demo_cases import build_demo_cases
     from aura_dagster.environments import data_dir
@@ -57,7 +75,8 @@ def run_stack(profile: str, *, workers: int, concurrency: int, port: int,
         try:
             while not stack.daemon_exited:
                 time.sleep(1.0)
-        except KeyboardInterrupt:
+        except StopRequested as stop:
+            _say(f"stopping ({stop.name}): Dagster, the emulator and the sandbox")
             return 0
         _say(f"the Dagster daemon exited: see {stack.log_dir}")
         return 1

@@ -1,27 +1,39 @@
 """`aura-dagster status UNDERWRITING_ID | --org ORG | --backfill ID [--watch] [--json]`.
 
 Reads the Dagster event log (the underwriting's latest run, step by step) and the store
-(processors purchased and done, the case's status); the arithmetic lives in
-services/progress.py. Earlier successful runs of the same job give the typical phase
-durations the ETA is made of.
+(processors purchased and done, each processor's execution in the latest processing run,
+the case's status and reason); the arithmetic lives in services/progress.py. Earlier
+successful runs of the same job give the typical phase durations the ETA is made of.
+
+The case's outcome is the store's status, never the run's: a run succeeds when its
+processors time out, and a case can be failed after a successful run.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from aura_dagster.commands.preflight import CommandError, load_instance, open_store
+from aura_dagster.commands.preflight import (
+    CommandError,
+    load_instance,
+    open_store,
+    require_known_organization,
+)
 from aura_dagster.services.progress import (
     PHASE_NAMES,
     BatchProgress,
+    CaseOutcome,
+    ProcessorOutcome,
     Progress,
     StepRecord,
     compute_batch,
     compute_progress,
+    processor_outcomes,
     typical_phase_seconds,
 )
 from aura_dagster.settings import Settings, load_settings
@@ -34,6 +46,7 @@ FINAL_EXECUTIONS = {"completed", "failed", "timeout", "cancelled"}
 RESUME_PHASES = ("review",)  # review and publish: one step
 _STEP_STATUS = {"SUCCESS": "succeeded", "FAILURE": "failed", "SKIPPED": "skipped",
                 "IN_PROGRESS": "running"}
+_MAPPING_KEY = re.compile(r"\[([^\]]+)\]$")  # run_local_processor[p_tax_return]
 
 
 def _steps(instance: Any, run_id: str) -> list[StepRecord]:
@@ -78,10 +91,8 @@ def underwriting_progress(instance: Any, stores: Stores, underwriting_id: str,
         raise CommandError(f"underwriting {underwriting_id!r} does not exist")
     runs = instance.get_runs(filters=RunsFilter(tags={PARTITION_TAG: underwriting_id}), limit=1)
     run = runs[0] if runs else None
-    purchased = len(stores.processors.get_underwriting_processors(underwriting_id,
-                                                                  enabled_only=True)
-                    or stores.processors.get_purchased_processors_by_organization(
-                        case["organization_id"], enabled_only=True))
+    names = _processor_names(stores, underwriting_id, case["organization_id"])
+    purchased = len(names)
     steps = _steps(instance, run.run_id) if run else []
     job = run.job_name if run else JOB_NAME
     phases: Sequence[str] = RESUME_PHASES if run and job != JOB_NAME else PHASE_NAMES
@@ -98,7 +109,41 @@ def underwriting_progress(instance: Any, stores: Stores, underwriting_id: str,
                             now=time.time() if now is None else now,
                             run_id=run.run_id if run else None,
                             run_status=run.status.value if run else None, phases=phases,
-                            case_status=case["status"])
+                            case=CaseOutcome.from_row(case),
+                            processors=_outcomes(instance, stores, underwriting_id, names,
+                                                 run, steps))
+
+
+def _processor_names(stores: Stores, underwriting_id: str, organization_id: str) -> list[str]:
+    """The case's enabled processors; before its first run, the organization's purchases."""
+    rows = (stores.processors.get_underwriting_processors(underwriting_id, enabled_only=True)
+            or stores.processors.get_purchased_processors_by_organization(organization_id,
+                                                                          enabled_only=True))
+    return sorted({r["processor"] for r in rows})
+
+
+def _outcomes(instance: Any, stores: Stores, underwriting_id: str, names: Sequence[str],
+              run: Any, steps: Sequence[StepRecord]) -> list[ProcessorOutcome]:
+    """Each processor's outcome in the latest processing run (a resume run after review runs
+    no processor: the processing run before it is the one that did)."""
+    from dagster import RunsFilter
+
+    from aura_dagster.tags import JOB_NAME
+
+    if run is not None and run.job_name != JOB_NAME:
+        earlier = instance.get_runs(filters=RunsFilter(
+            job_name=JOB_NAME, tags={PARTITION_TAG: underwriting_id}), limit=1)
+        run = earlier[0] if earlier else None
+        steps = _steps(instance, run.run_id) if run else []
+    step_states: dict[str, str] = {}
+    for step in steps:
+        found = _MAPPING_KEY.search(step.key) if step.phase == "processors" else None
+        if found:
+            step_states[found.group(1)] = step.status
+    return processor_outcomes(
+        names, stores.executions.get_executions_by_underwriting(underwriting_id),
+        run_id=run.run_id if run else None, step_states=step_states,
+        run_finished=run is None or run.is_finished)
 
 
 def batch_progress(instance: Any, stores: Stores, *, organization_id: str | None = None,
@@ -120,10 +165,10 @@ def batch_progress(instance: Any, stores: Stores, *, organization_id: str | None
         scope = f"backfill {backfill_id}"
     else:
         assert organization_id is not None
+        require_known_organization(stores, organization_id)
+        # A known organization with no underwriting yet: an empty batch, not an error.
         ids = [r["id"] for r in stores.underwritings.list_underwritings(organization_id,
                                                                          limit=10_000)]
-        if not ids:
-            raise CommandError(f"organization {organization_id!r} has no underwritings")
         scope = f"organization {organization_id}"
     progresses: list[Progress | None] = []
     states: list[str] = []
@@ -152,21 +197,55 @@ def _secs(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}s"
 
 
+def _case_lines(p: Progress) -> list[str]:
+    """The case's outcome as the store has it, first: what the operator asked."""
+    case = p.case
+    if case is None:
+        return [p.underwriting_id]
+    head = f"{p.underwriting_id}  status {case.status}"
+    if case.completed_at:
+        head += f"  (completed_at {case.completed_at})"
+    lines = [head]
+    if case.review_decision or case.reviewed_by:
+        lines.append(f"  review: {case.review_decision or '-'} by {case.reviewed_by or '-'}")
+    label = "awaiting review because" if case.status == "awaiting_review" else "reason"
+    lines += [f"  {label}: {reason}" for reason in case.reasons]
+    return lines
+
+
+def _outcome_text(o: ProcessorOutcome) -> str:
+    detail = ": ".join(x for x in (o.error_code, o.error_message) if x)
+    if o.reason:
+        detail = f"{detail} ({o.reason})" if detail else o.reason
+    return f"{o.outcome:<9}  {detail}".rstrip()
+
+
 def render(progress: Progress | BatchProgress) -> str:
     if isinstance(progress, BatchProgress):
         states = ", ".join(f"{n} {s}" for s, n in sorted(progress.by_state.items()))
         lines = [f"{progress.scope}: {progress.total} underwritings ({states})",
                  f"progress {progress.percent:.1f}%   ETA {_secs(progress.eta_seconds)}"]
-        lines += [f"  {c['underwriting_id']:<24} {c['phase']:<16} {c['percent']:5.1f}%  "
+        # Cases still going, and those that ended other than completed: what needs a look.
+        lines += [f"  {c['underwriting_id']:<24} {c['status']:<16} "
+                  f"run {c['run_status'] or '-':<11} {c['phase']:<16} {c['percent']:5.1f}%  "
                   f"ETA {_secs(c['eta_seconds'])}" for c in progress.cases
-                  if c["percent"] < 100]
+                  if c["percent"] < 100 or c["status"] != "completed"]
         return "\n".join(lines)
     p = progress
-    lines = [f"{p.underwriting_id}  phase {p.phase}  run {p.run_id or '-'} "
-             f"({p.run_status or 'no run'})",
-             f"processors {p.processors_done}/{p.processors_purchased}   "
-             f"progress {p.percent:.1f}%   ETA {_secs(p.eta_seconds)}   "
-             f"elapsed {_secs(p.elapsed_seconds)}"]
+    lines = _case_lines(p)
+    counts: dict[str, int] = {}
+    for o in p.processors:
+        counts[o.outcome] = counts.get(o.outcome, 0) + 1
+    tally = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+    lines += [f"run {p.run_id or '-'} ({p.run_status or 'no run'})  phase {p.phase}",
+              f"processors {p.processors_done}/{p.processors_purchased} finished"
+              f"{f' ({tally})' if tally else ''}   "
+              f"progress {p.percent:.1f}%   ETA {_secs(p.eta_seconds)}   "
+              f"elapsed {_secs(p.elapsed_seconds)}"]
+    width = max((len(o.processor) for o in p.processors), default=10)
+    lines += [f"  {o.processor:<{width}}  {_outcome_text(o)}" for o in p.processors]
+    if p.steps:
+        lines.append("run steps (Dagster's state; the outcomes are above):")
     width = max((len(s.key) for s in p.steps), default=10)
     lines += [f"  {s.key:<{width}}  {s.status:<9}  {_clock(s.start)} -> {_clock(s.end)}  "
               f"{_secs(s.duration_seconds)}" for s in p.steps]

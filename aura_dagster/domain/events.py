@@ -174,8 +174,10 @@ class CompletionSummary(BaseModel):
 # completed - the processors ran and the case is decided (auto-approved or approved);
 # failed    - the case could not be processed (unknown underwriting / organization /
 #             document, or the run failed for good); `reason` says why;
-# rejected  - a reviewer rejected the parked case; `reason` carries the reviewer's note.
-ProcessingOutcome = Literal["completed", "failed", "rejected"]
+# rejected  - a reviewer rejected the parked case; `reason` carries the reviewer's note;
+# declined  - the organization's lender rules declined the case (no person decided);
+#             `reason` carries the declining rules' reasons.
+ProcessingOutcome = Literal["completed", "failed", "rejected", "declined"]
 
 
 class ProcessingCompleted(BaseModel):

@@ -189,9 +189,13 @@ class PubSubResource(ConfigurableResource):
 
         Waits at most `timeout` seconds; an empty subscription gives an empty list.
         `return_immediately` is deprecated by Google (may miss available messages) but
-        handy in tests that want to assert "nothing there" quickly.
+        handy in tests that want to assert "nothing there" quickly. An unreachable Pub/Sub
+        raises once `timeout` has passed (google.api_core RetryError): the client's default
+        retry would keep trying for a minute, and a daemon asked to stop waits for the
+        sensor tick in that call.
         """
         from google.api_core import exceptions as gexc
+        from google.api_core import retry as gretry
         from google.cloud import pubsub_v1
 
         path = (
@@ -204,11 +208,16 @@ class PubSubResource(ConfigurableResource):
         }
         if return_immediately:
             request["return_immediately"] = True
+        wait = timeout or self.pull_timeout_seconds
+        # The client's default retry of a pull (the same errors), kept within `wait`.
+        retry = gretry.Retry(initial=0.1, maximum=1.0, multiplier=1.3, timeout=wait,
+                             predicate=gretry.if_exception_type(
+                                 gexc.Aborted, gexc.InternalServerError,
+                                 gexc.ServiceUnavailable, gexc.Unknown))
         while True:
             try:
-                response = self.clients.subscriber.pull(
-                    request=request, timeout=timeout or self.pull_timeout_seconds
-                )
+                response = self.clients.subscriber.pull(request=request, timeout=wait,
+                                                        retry=retry)
                 break
             except gexc.DeadlineExceeded:
                 return []

@@ -33,7 +33,8 @@ from aura_dagster.services.publish_once import (
     completion_key,
     publish_once,
 )
-from aura_dagster.tags import ORGANIZATION_ID_TAG, OUTCOME_PUBLISHED_KEY
+from aura_dagster.storage.repositories.underwritings import IN_FLIGHT_STATUSES
+from aura_dagster.tags import ORGANIZATION_ID_TAG, OUTCOME_PUBLISHED_KEY, REVIEW_REFUSED_TAG
 
 # Dagster's own run tags (dagster._core.storage.tags; not exported publicly).
 WILL_RETRY_TAG = "dagster/will_retry"
@@ -114,6 +115,12 @@ def publish_failed_outcome(context: RunFailureSensorContext, store: StoreResourc
     if will_retry(context.instance, stored):
         context.log.info(f"run {run.run_id} will be retried: its retry answers")
         return
+    if stored.tags.get(REVIEW_REFUSED_TAG) is not None:
+        # The gate refused to decide a case that was not its to decide: nothing changed,
+        # and the case's own outcome stands (the run's failure says why, in the UI).
+        context.log.info(f"run {run.run_id} changed nothing: {underwriting_id} keeps its "
+                         "outcome")
+        return
     runs = _run_group(context.instance, stored)
     if _already_answered(context.instance, runs):
         context.log.info(f"{underwriting_id} already has its outcome")
@@ -133,7 +140,9 @@ def publish_failed_outcome(context: RunFailureSensorContext, store: StoreResourc
     if already_published(stores, key):
         context.log.info(f"{underwriting_id}: its run group already published")
         return
-    stores.underwritings.set_status(underwriting_id, "failed")
+    # The run group's outcome, unless the case has one already (parked, or decided by a
+    # later run): a stale failure never overwrites a final outcome.
+    stores.underwritings.transition(underwriting_id, IN_FLIGHT_STATUSES, "failed")
     message_id, published = publish_once(
         stores, key,
         lambda: _publish(pubsub, ProcessingCompleted.model_validate(event)),

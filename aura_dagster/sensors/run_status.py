@@ -27,6 +27,7 @@ from aura_dagster.resources.notifier import NotifierResource
 from aura_dagster.resources.store import StoreResource
 from aura_dagster.sensors.run_outcome import will_retry
 from aura_dagster.storage import AuditEntry
+from aura_dagster.storage.repositories.underwritings import IN_FLIGHT_STATUSES
 from aura_dagster.tags import (
     ORGANIZATION_ID_TAG,
     REVIEW_DECISION_TAG,
@@ -101,6 +102,9 @@ def _write_audit(context: RunStatusSensorContext, store: StoreResource, run_even
     review = assets.get("underwriting_review", {})
     if review.get("status") == "awaiting_review":
         record("review_needed", "review_needed", detail={"reasons": review.get("reasons")})
+    rules = review.get("rules") or {}
+    if rules.get("fired"):  # which lender rules fired, and the rule set version judged by
+        record("rules_fired", "rules_fired", detail=rules)
     decision = run.tags.get(REVIEW_DECISION_TAG)
     if decision and run.tags.get(REVIEW_REFUSED_TAG) is None and review:
         record(f"review_{'approved' if decision == 'approve' else 'rejected'}", "review_decision",
@@ -142,9 +146,8 @@ def audit_run_failed(context: RunStatusSensorContext, store: StoreResource,
     retrying = will_retry(context.instance, run)
     # Only a case this run was working on fails with it: a refused approval changed nothing,
     # and a decided case (completed, rejected, parked) keeps its outcome.
-    if (row is not None and not refused and not retrying
-            and row["status"] in ("created", "processing")):
-        stores.underwritings.set_status(underwriting_id, "failed")
+    if row is not None and not refused and not retrying:
+        stores.underwritings.transition(underwriting_id, IN_FLIGHT_STATUSES, "failed")
     audit_run(context, store, "run_failed")
     if refused or retrying:
         return

@@ -13,8 +13,9 @@ def completion_payload(*, underwriting_id: str, organization_id: str | None, run
                        status: str = "completed", reason: str | None = None) -> dict[str, Any]:
     """Build the event from execution rows (the `processor_executions` asset's rows).
 
-    `status` is the case's outcome: completed | failed | rejected (docs/events.md); a case
-    that failed before any processor ran has no execution rows and says why in `reason`.
+    `status` is the case's outcome: completed | failed | rejected | declined
+    (docs/events.md; `declined`: a lender rule declined it, `reason` says which and why); a
+    case that failed before any processor ran has no execution rows and says why in `reason`.
     """
     rows = sorted(executions, key=lambda r: r["processor"])
     completed = [r for r in rows if r["status"] == "completed"]

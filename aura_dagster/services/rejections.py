@@ -3,10 +3,11 @@
 Such an event is well-formed (it is not dead-lettered) but cannot be processed. The
 platform must hear back, so a reject ends in a published `processing.completed` with
 `status: "failed"`, the reason and no executions (docs/events.md), an audit row
-(`intake_rejected`), and the underwriting, if it exists and belongs to the event's
-organization, set to `failed`. The sensor checks before it requests a run; the run's first
-step checks again (runs started from the UI or a backfill, or the store was unreachable
-when the sensor looked).
+(`intake_rejected`), and the underwriting, if it exists, belongs to the event's
+organization and was never accepted for processing (`created`), set to `failed`. A case
+in flight, parked or decided keeps its state: only a new, accepted processing changes it.
+The sensor checks before it requests a run; the run's first step checks again (runs started
+from the UI or a backfill, or the store was unreachable when the sensor looked).
 
 One answer per distinct event: the audit row carries a key (the sensor's run key, or the
 run's) and a reject already recorded under that key is not published again.
@@ -20,6 +21,7 @@ from typing import Any
 
 from aura_dagster.domain.events import ProcessingCompleted
 from aura_dagster.services.completion import completion_payload
+from aura_dagster.services.organizations import known_organization
 from aura_dagster.storage import Stores, UnknownDocumentError
 
 AUDIT_EVENT = "intake_rejected"
@@ -47,7 +49,7 @@ def check_event(stores: Stores, underwriting_id: str, organization_id: str | Non
     """The reject for this event, or None when the store knows everything it names."""
     row = stores.underwritings.get_underwriting(underwriting_id)
     owner = row["organization_id"] if row is not None else None
-    if organization_id is not None and organization_id != owner and not _known(
+    if organization_id is not None and organization_id != owner and not known_organization(
             stores, organization_id):
         return Rejection(UNKNOWN_ORGANIZATION, f"organization {organization_id!r} is not known",
                          underwriting_id, organization_id, owned=False)
@@ -65,12 +67,6 @@ def check_event(stores: Stores, underwriting_id: str, organization_id: str | Non
         except UnknownDocumentError as exc:
             return Rejection(UNKNOWN_DOCUMENT, str(exc), underwriting_id, owner, owned=True)
     return None
-
-
-def _known(stores: Stores, organization_id: str) -> bool:
-    """An organization is known once it bought a processor or has an underwriting."""
-    return bool(stores.processors.get_purchased_processors_by_organization(organization_id)
-                or stores.underwritings.list_underwritings(organization_id, limit=1))
 
 
 def rejection_key(tags: Mapping[str, str], run_id: str) -> str:
@@ -104,10 +100,10 @@ def answer(stores: Stores, publish: Publish, rejection: Rejection, *, key: str,
                             "key": key, "code": rejection.code, "reason": rejection.reason,
                             "published_message_id": message_id, **(detail or {})})
     if rejection.owned:
-        # The published outcome is final: status and completed_at, like any completion.
-        stores.underwritings.set_status(rejection.underwriting_id, "failed",
+        # Only a case never accepted for processing takes this answer as its outcome: a
+        # re-sent or forged event must not undo a case in flight, parked or decided.
+        stores.underwritings.transition(rejection.underwriting_id, "created", "failed",
                                         review_reason=rejection.reason)
-        stores.underwritings.record_completion(rejection.underwriting_id, "failed")
     return message_id
 
 

@@ -45,6 +45,7 @@ from aura_dagster.storage.repositories import (
     UnderwritingRepository,
     numeric_value,
 )
+from aura_dagster.storage.repositories.rules import RulesRepository
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Stores:
     idempotency: IdempotencyRepository = field(init=False)
     traces: TraceRepository = field(init=False)
     audit: AuditRepository = field(init=False)
+    rules: RulesRepository = field(init=False)
 
     def __post_init__(self) -> None:
         self.underwritings = UnderwritingRepository(self.db)
@@ -69,6 +71,7 @@ class Stores:
         self.idempotency = IdempotencyRepository(self.db)
         self.traces = TraceRepository(self.db)
         self.audit = AuditRepository(self.db)
+        self.rules = RulesRepository(self.db)
 
 
 __all__ = [
@@ -88,6 +91,7 @@ __all__ = [
     "ProcessorRepository",
     "RequestHashMismatchError",
     "RetryPolicy",
+    "RulesRepository",
     "StorageError",
     "Stores",
     "TenantMismatchError",

@@ -24,9 +24,10 @@ NAMING_CONVENTION = {
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 UNDERWRITING_STATUSES = ("created", "processing", "awaiting_review", "completed", "failed",
-                         "rejected")
+                         "rejected", "declined")
 # The outcomes `processing.completed` publishes; the underwriting keeps the one published.
-FINAL_UNDERWRITING_STATUSES = ("completed", "failed", "rejected")
+# `declined`: a lender rule declined the case (no person decided; `rejected` is a reviewer's).
+FINAL_UNDERWRITING_STATUSES = ("completed", "failed", "rejected", "declined")
 EXECUTION_STATUSES = ("pending", "running", "completed", "failed", "timeout", "cancelled")
 PURCHASE_STATUSES = ("active", "disabled", "deleted")
 ERROR_CLASSES = ("temporary", "permanent", "critical")
@@ -60,6 +61,8 @@ underwritings = sa.Table(
     sa.Column("completed_at", UTCDateTime()),
     sa.Column("review_decision", sa.Text()),  # approve | reject (a person's decision)
     sa.Column("review_note", sa.Text()),
+    # The lender rule set version the case was judged by (0: the defaults; lender_rule_sets).
+    sa.Column("rules_version", sa.Integer()),
     sa.CheckConstraint(_in("status", UNDERWRITING_STATUSES), name="status"),
     sa.Index(None, "organization_id", "status"),
 )
@@ -265,6 +268,20 @@ evidence_bundles = sa.Table(
     sa.Index(None, "request_id"),
     sa.Index(None, "underwriting_id"),
     sa.Index(None, "execution_id"),
+)
+
+lender_rule_sets = sa.Table(
+    "lender_rule_sets",
+    metadata,
+    # Append-only: each change is a new version (1, 2, ...) of the organization's rules;
+    # the newest is in force. No row: the organization is judged by the defaults (version 0).
+    sa.Column("organization_id", sa.Text(), primary_key=True),
+    sa.Column("version", sa.Integer(), primary_key=True),
+    sa.Column("rules", json_type(), nullable=False),  # [{name, condition, action, reason}]
+    sa.Column("changed_by", sa.Text(), nullable=False),
+    sa.Column("changed_at", UTCDateTime(), nullable=False),
+    sa.Column("note", sa.Text()),
+    sa.CheckConstraint("version >= 1", name="version"),
 )
 
 audit_log = sa.Table(

@@ -67,6 +67,11 @@ class Topology:
     def underwriting(self, business: str, purchases: dict[str, Any]) -> UnderwritingSpec:
         org = f"org_{uuid.uuid4().hex[:8]}"
         register_tenant(self.stores, org, purchases)
+        # These tests are about runs, workers and retries, not lender rules: a rule on the
+        # tax return only, so a slow vendor's missing factors do not park the case.
+        self.stores.rules.add_version(org, [{
+            "name": "tax_loss", "condition": "tax_net_income < 0", "action": "park",
+            "reason": "the business made a loss"}], changed_by="test-topology")
         uid = f"uw_{uuid.uuid4().hex[:10]}"
         docs = [(self.samples["tax_return.pdf"], "tax_return"),
                 (self.samples["license.pdf"], "drivers_license")]

@@ -25,6 +25,7 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 from dagster._core.instance.ref import InstanceRef
 
+from aura_dagster.commands.instance_setup import prepare_instance
 from aura_dagster.commands.local_stack import PROJECT_ROOT, WORKSPACE
 from aura_dagster.pubsub import delete_subscription, ensure_subscription
 from aura_dagster.resources.pubsub import PubSubResource
@@ -80,6 +81,9 @@ def daemon(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     home = work / "dagster_home"
     home.mkdir()
     shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    # Created once here, as the stacks do: the daemon and this test's instance opening a
+    # fresh home at the same moment both create the schema (two alembic heads).
+    prepare_instance(home)
     suffix = uuid.uuid4().hex[:8]
     topics = {"AURA_UNDERWRITING_CREATED_TOPIC": f"daemon-created-{suffix}",
               "AURA_UNDERWRITING_CREATED_SUBSCRIPTION": f"daemon-created-sub-{suffix}",

@@ -218,7 +218,12 @@ def test_approve_and_reject_queue_resume_runs_the_ui_can_reexecute(
     assert event["status"] == "rejected" and "bank statements altered" in event["reason"]
     assert engine.stores.underwritings.get_underwriting(rejected)["reviewed_by"] == "carol"
 
-    # Rerun from the command line: the same queue, the same origin the UI can re-execute.
+    # Rerun from the command line: refused while the re-execution (created, never submitted
+    # here) is pending; once it is cancelled, the same queue, the same origin the UI can
+    # re-execute.
+    with pytest.raises(CommandError, match=f"already has run {reexecuted.run_id}"):
+        rerun(approved, by="ops", settings=settings, instance=queued_home, workspace=workspace)
+    queued_home.report_run_canceled(reexecuted)
     rerun_id = rerun(approved, by="ops", settings=settings, instance=queued_home,
                      workspace=workspace)
     again_run = queued_home.get_run_by_id(rerun_id)
@@ -226,3 +231,37 @@ def test_approve_and_reject_queue_resume_runs_the_ui_can_reexecute(
     assert again_run.job_name == "process_underwriting"
     assert again_run.tags["dagster/partition"] == approved
     assert again_run.tags["aura/organization_id"] == org
+
+
+def test_review_list_of_an_unknown_organization_is_an_error(
+        engine: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["review", "list", "--org", "org_nope"]) == 1
+    assert "organization 'org_nope' is not known" in capsys.readouterr().err
+    assert main(["review", "list", "--org", "org_nope", "--json"]) == 1
+    capsys.readouterr()
+    known = engine.tenant({"p_bank_statement": None})  # bought a processor, nothing parked
+    assert main(["review", "list", "--org", known]) == 0
+    assert "no underwriting is awaiting review" in capsys.readouterr().out
+    assert main(["review", "list", "--org", known, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_review_list_shows_lender_rule_reasons_in_full(
+        engine: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    rule = ("rule active_bankruptcy: Chapter 7 petition filed 2023-04-02 in the Central "
+            "District of California, case 2:23-bk-11872, still open at the as-of date")
+    underwriting_id = _parked(engine, f"{rule}; p_bank_statement confidence 0.40 below 0.70")
+    org = engine.stores.underwritings.get_underwriting(underwriting_id)["organization_id"]
+
+    assert main(["review", "list", "--org", org]) == 0
+    out = capsys.readouterr().out
+    assert rule in out and "p_bank_statement confidence 0.40 below 0.70" in out
+    assert main(["review", "list", "--org", org, "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert listed["reasons"] == [rule, "p_bank_statement confidence 0.40 below 0.70"]
+    assert listed["reason"] == f"{rule}; p_bank_statement confidence 0.40 below 0.70"
+    # rules_version: shown once the store has the column (another change adds it).
+    row = engine.stores.underwritings.get_underwriting(underwriting_id)
+    assert ("rules_version" in listed) == ("rules_version" in row)
+    if "rules_version" in row:
+        assert listed["rules_version"] == row["rules_version"]

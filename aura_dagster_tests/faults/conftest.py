@@ -95,6 +95,9 @@ def fault_stack(postgres_databases: PostgresDatabases,
                 register_tenant(stores, org, PURCHASES)
             local.start_dagster()
             with DagsterInstance.from_config(str(local.home)) as instance:
+                # Three months of statements, as lenders ask for: fewer parks the case
+                # under the default lender rules (short_history).
                 yield FaultStack(local, stores, instance, url, tenants, [
-                    (statements["first_demo_bank_2024-01.pdf"], "bank_statement"),
+                    *((statements[f"first_demo_bank_2024-0{m}.pdf"], "bank_statement")
+                      for m in (1, 2, 3)),
                     (tax, "tax_return")])

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 import pytest
 
 from aura_dagster.services.progress import (
+    CaseOutcome,
     StepRecord,
     compute_batch,
     compute_progress,
     phase_of,
+    processor_outcomes,
     typical_phase_seconds,
 )
 
@@ -78,7 +83,7 @@ def test_finished_parked_and_queued_cases() -> None:
     steps = _finished_run(0.0, 1.0, [2.0], 0.5)
     done = compute_progress("uw_1", steps, processors_done=1, processors_purchased=1,
                             history={}, now=50.0, run_status="SUCCESS", case_status="completed")
-    assert (done.phase, done.percent, done.eta_seconds) == ("done", 100.0, 0.0)
+    assert (done.phase, done.percent, done.eta_seconds) == ("completed", 100.0, 0.0)
     assert done.elapsed_seconds == pytest.approx(1 + 2 + 2 * 0.5)
     parked = compute_progress("uw_1", steps, processors_done=1, processors_purchased=1,
                               history={}, now=50.0, run_status="SUCCESS",
@@ -118,3 +123,75 @@ def test_batch_eta_counts_waiting_cases_in_rounds_of_parallel_runs() -> None:
                          parallel=1).eta_seconds == 0.0
     assert compute_batch("x", waiting[:1], ["created"], typical_run_seconds=None,
                          parallel=1).eta_seconds is None  # nothing to learn from yet
+
+
+def test_a_finished_run_stands_for_the_run_the_store_status_for_the_case() -> None:
+    steps = _finished_run(0.0, 1.0, [2.0], 0.5)
+    failed_case = CaseOutcome.from_row({
+        "status": "failed", "review_reason": "document 'd_9' does not exist",
+        "completed_at": dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)})
+    failed = compute_progress("uw_1", steps, processors_done=1, processors_purchased=1,
+                              history={}, now=50.0, run_status="SUCCESS", case=failed_case)
+    assert failed.phase == "failed" and failed.run_status == "SUCCESS"
+    shown = failed.as_dict()["case"]
+    assert shown["status"] == "failed" and shown["reasons"] == ["document 'd_9' does not exist"]
+    assert shown["completed_at"] == "2024-05-01T12:00:00+00:00"
+    rejected = compute_progress("uw_1", steps, processors_done=1, processors_purchased=1,
+                                history={}, now=50.0, run_status="SUCCESS",
+                                case_status="rejected")
+    assert rejected.phase == "rejected"
+    unknown = compute_progress("uw_1", steps, processors_done=1, processors_purchased=1,
+                               history={}, now=50.0, run_status="SUCCESS")
+    assert unknown.phase == "done"  # no store status given: the run's word is all there is
+    assert compute_batch("x", [rejected], ["rejected"], typical_run_seconds=None,
+                         parallel=1).percent == 100.0  # a rejected case is settled
+
+
+def _execution(processor: str, status: str, run_id: str, created: int, **extra: Any) -> dict:
+    return {"id": f"e_{processor}_{created}", "processor": processor, "status": status,
+            "run_id": run_id, "created_at": created, "attempt": extra.pop("attempt", 1),
+            "enabled": extra.pop("enabled", True), "output": extra.pop("output", None),
+            "failed_code": extra.pop("failed_code", None),
+            "failed_reason": extra.pop("failed_reason", None)}
+
+
+def test_processor_outcomes_of_a_run() -> None:
+    executions = [
+        _execution("p_bank", "completed", "r1", 1),  # reused by r2
+        _execution("p_tax", "completed", "r1", 2, output={"skipped": True,
+                                                          "reason": "no document of type tax"}),
+        _execution("p_sos", "timeout", "r2", 3, failed_code="TIMEOUT",
+                   failed_reason="p_sos exceeded its 1s limit"),
+        _execution("p_clear", "timeout", "r2", 4, failed_code="TIMEOUT", failed_reason="x"),
+        _execution("p_clear", "failed", "r2", 5, attempt=2, failed_code="VENDOR_ERROR",
+                   failed_reason="HTTP 500"),
+        _execution("p_dl", "cancelled", "r2", 6, failed_code="CANCELLED",
+                   failed_reason="run cancelled"),
+        _execution("p_late", "running", "r2", 7),
+    ]
+    steps = {"p_bank": "succeeded", "p_tax": "succeeded", "p_sos": "succeeded",
+             "p_clear": "succeeded", "p_dl": "failed", "p_late": "running",
+             "p_crash": "failed"}
+    names = ["p_bank", "p_tax", "p_sos", "p_clear", "p_dl", "p_late", "p_crash", "p_next"]
+    shown = {o.processor: o for o in processor_outcomes(
+        names, executions, run_id="r2", step_states=steps, run_finished=False)}
+    assert shown["p_bank"].outcome == "skipped" and shown["p_bank"].run_id == "r1"
+    assert shown["p_bank"].reason == "reused execution e_p_bank_1 of run r1"
+    assert shown["p_tax"].outcome == "skipped"
+    assert shown["p_tax"].reason == ("reused execution e_p_tax_2 of run r1 "
+                                     "(no document of type tax)")
+    assert (shown["p_sos"].outcome, shown["p_sos"].error_code) == ("timeout", "TIMEOUT")
+    # The last attempt is the outcome.
+    assert (shown["p_clear"].outcome, shown["p_clear"].error_message,
+            shown["p_clear"].attempt) == ("failed", "HTTP 500", 2)
+    assert shown["p_dl"].outcome == "cancelled"
+    assert shown["p_late"].outcome == "running"
+    assert shown["p_crash"].outcome == "failed" and "step failed" in shown["p_crash"].reason
+    assert shown["p_next"].outcome == "pending"
+    finished = processor_outcomes(["p_next"], executions, run_id="r2", step_states={},
+                                  run_finished=True)
+    assert finished[0].outcome == "not run"
+    # A skip in the run itself (nothing of its type to read) carries the processor's reason.
+    (own,) = processor_outcomes(["p_tax"], executions, run_id="r1", step_states={},
+                                run_finished=True)
+    assert (own.outcome, own.reason) == ("skipped", "no document of type tax")

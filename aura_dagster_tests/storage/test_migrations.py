@@ -16,7 +16,7 @@ from aura_dagster.storage.schema import metadata
 EXPECTED_TABLES = {
     "underwritings", "documents", "purchased_processors", "underwriting_processors",
     "processor_executions", "idempotency_keys", "decision_traces", "evidence_bundles",
-    "underwriting_factors", "audit_log",
+    "underwriting_factors", "audit_log", "lender_rule_sets",
 }
 
 

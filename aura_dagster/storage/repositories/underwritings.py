@@ -27,6 +27,10 @@ from aura_dagster.storage.schema import (
     underwritings,
 )
 
+# A case without an outcome yet: the only states a failure (a failed run, a rejected event)
+# may move to `failed`. A parked or final case keeps its state (see `transition`).
+IN_FLIGHT_STATUSES = ("created", "processing")
+
 
 def ensure_underwriting(conn: Connection, underwriting_id: str, organization_id: str) -> Record:
     """Create the underwriting if it is new; raise if it belongs to another organization."""
@@ -175,18 +179,24 @@ class UnderwritingRepository(Repository):
 
         return self.db.run(work)
 
-    def transition(self, underwriting_id: str, from_status: str, status: str,
-                   **fields: Any) -> Record | None:
-        """Compare-and-set: move to `status` (with the review fields given as keywords) only
-        if the underwriting is in `from_status`; None when it is not (or is unknown)."""
+    def transition(self, underwriting_id: str, from_status: str | tuple[str, ...],
+                   status: str, **fields: Any) -> Record | None:
+        """Compare-and-set: move to `status` (with the review fields given as keywords;
+        `completed_at` defaults to now when `status` is final) only if the underwriting is
+        in `from_status` (one status or several); None when it is not (or is unknown). The
+        one way to change a case that may have an outcome already: a final outcome is never
+        overwritten by a stale writer."""
         _check_status(status)
         allowed = {"review_reason", "reviewed_by", "reviewed_at", "review_decision",
-                   "review_note"}
+                   "review_note", "completed_at"}
         if set(fields) - allowed:
             raise TypeError(f"cannot set {sorted(set(fields) - allowed)}")
+        sources = (from_status,) if isinstance(from_status, str) else from_status
+        if status in FINAL_UNDERWRITING_STATUSES:
+            fields.setdefault("completed_at", utcnow())  # an outcome says when it came
         query = (underwritings.update()
                  .where(underwritings.c.id == underwriting_id,
-                        underwritings.c.status == from_status)
+                        underwritings.c.status.in_(sources))
                  .values(status=status, updated_at=utcnow(), **fields)
                  .returning(*underwritings.c))
         return self.db.run(lambda conn: record(conn.execute(query).first()))
